@@ -1,0 +1,1 @@
+"""Landing zone to warehouse: validation, cleaning, pseudonymisation and loading (no Dagster)."""

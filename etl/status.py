@@ -1,0 +1,97 @@
+"""What the warehouse holds, per dataset, read from its tables and the load log."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+
+# The table whose rows a dataset's loads produce.
+DATASET_TABLES = {
+    "products": "warehouse.products",
+    "customers": "warehouse.customers",
+    "transactions": "warehouse.transactions",
+}
+
+_LOAD_TOTALS = """
+    WITH current_loads AS (
+        -- the load behind each file's content now in the warehouse
+        SELECT DISTINCT ON (source_file) *
+        FROM ops.load_log WHERE status IN ('loaded', 'rejected')
+        ORDER BY source_file, load_id DESC
+    )
+    SELECT dataset,
+           count(*) AS files,
+           count(*) FILTER (WHERE status = 'rejected') AS files_rejected,
+           count(DISTINCT (partition_date, partition_hour)) AS partitions,
+           sum(records_read) AS records_read,
+           sum(records_loaded) AS records_loaded,
+           sum(records_duplicate) AS duplicates,
+           sum(records_quarantined) AS quarantined,
+           max(finished_at) AS last_load
+    FROM current_loads GROUP BY dataset
+"""
+
+_FAILED_FILES = """
+    SELECT dataset, count(*) AS files_failed
+    FROM (
+        SELECT DISTINCT ON (source_file) dataset, status
+        FROM ops.load_log ORDER BY source_file, load_id DESC
+    ) latest
+    WHERE status = 'failed' GROUP BY dataset
+"""
+
+_ORPHANS = """
+    SELECT
+        count(*) FILTER (WHERE NOT EXISTS (
+            SELECT 1 FROM warehouse.customers c WHERE c.customer_key = t.customer_key
+        )) AS unknown_customer,
+        count(*) FILTER (WHERE EXISTS (
+            SELECT 1 FROM warehouse.transaction_items i
+            WHERE i.transaction_id = t.transaction_id
+              AND NOT EXISTS (SELECT 1 FROM warehouse.products p WHERE p.sku = i.sku)
+        )) AS unknown_product
+    FROM warehouse.transactions t
+"""
+
+
+def orphans(conn: psycopg.Connection) -> dict[str, int]:
+    """Transactions whose customer, or one of whose products, is not in the warehouse now."""
+    unknown_customer, unknown_product = conn.execute(_ORPHANS).fetchone()
+    return {"unknown_customer": unknown_customer, "unknown_product": unknown_product}
+
+
+def status(conn: psycopg.Connection) -> dict[str, Any]:
+    """Per dataset: files and partitions loaded, rows stored, records read, loaded, duplicate and
+    quarantined by the loads now in effect, rows in quarantine, and the last load's time."""
+    with conn.cursor(row_factory=dict_row) as cursor:
+        totals = {row.pop("dataset"): row for row in cursor.execute(_LOAD_TOTALS)}
+        failed = {row["dataset"]: row["files_failed"] for row in cursor.execute(_FAILED_FILES)}
+    in_quarantine = dict(
+        conn.execute("SELECT dataset, count(*) FROM ops.quarantine GROUP BY dataset").fetchall()
+    )
+    report: dict[str, Any] = {}
+    for dataset in sorted(set(totals) | set(failed) | set(DATASET_TABLES)):
+        entry = {
+            "files": 0,
+            "files_rejected": 0,
+            "partitions": 0,
+            "records_read": 0,
+            "records_loaded": 0,
+            "duplicates": 0,
+            "quarantined": 0,
+            "last_load": None,
+        }
+        entry.update({k: v for k, v in totals.get(dataset, {}).items() if v is not None})
+        entry["files_failed"] = failed.get(dataset, 0)
+        entry["rows_in_quarantine"] = in_quarantine.get(dataset, 0)
+        if dataset in DATASET_TABLES:
+            table = DATASET_TABLES[dataset]
+            entry["rows"] = conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+        if entry["last_load"] is not None:
+            entry["last_load"] = entry["last_load"].isoformat()
+        report[dataset] = entry
+    if "transactions" in report:
+        report["transactions"]["orphans"] = orphans(conn)
+    return report

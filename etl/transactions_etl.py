@@ -1,0 +1,205 @@
+"""Transactions: one row per transaction, one per purchased line, delivery addresses kept apart.
+
+Rules: line totals must equal price x quantity and total_cost the sum of line totals, or the
+record is quarantined; a transaction id seen again (in one file or across files) is stored once,
+from its earliest place in the landing zone, and counted as a duplicate; a transaction whose
+customer or products are not known yet is loaded and counted as an orphan.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import psycopg
+
+from etl import cleaning
+from etl.cli import standalone_main
+from etl.dataset import Dataset, LoadContext, MergeResult, StagingRow, StagingTable
+from etl.landing import LandingFile
+from etl.pseudonym import customer_key
+from etl.validation import RecordError, RecordRejected
+
+STAGING = StagingTable(
+    "stg_transactions",
+    (
+        "source_line", "transaction_id", "customer_id", "customer_key", "transaction_time",
+        "delivery_address", "delivery_postcode", "delivery_postcode_district", "delivery_city",
+        "delivery_country", "total_cost",
+    ),
+    (
+        "integer", "uuid", "text", "text", "timestamp",
+        "text", "text", "text", "text",
+        "text", "numeric(12, 2)",
+    ),
+)  # fmt: skip
+ITEMS_STAGING = StagingTable(
+    "stg_transaction_items",
+    ("source_line", "line_number", "sku", "quantity", "price", "total"),
+    ("integer", "smallint", "integer", "integer", "numeric(12, 2)", "numeric(12, 2)"),
+)
+
+
+def to_staging(
+    record: dict[str, Any], line_number: int, context: LoadContext
+) -> Iterator[StagingRow]:
+    """One transaction row and a row per purchased line.
+
+    Raises:
+        RecordRejected: the time is not a real time, or the totals do not add up.
+    """
+    errors = []
+    try:
+        transaction_time = datetime.fromisoformat(record["transaction_time"])
+    except ValueError as error:
+        errors.append(RecordError("$.transaction_time", f"not a valid time: {error}"))
+    purchases = record["purchases"]
+    items = []
+    sum_of_lines = Decimal(0)
+    for index, item in enumerate(purchases["products"]):
+        # the source spells it "quanitity"; the schema admits exactly one of the two spellings
+        quantity = item["quantity"] if "quantity" in item else item["quanitity"]
+        price, total = Decimal(item["price"]), Decimal(item["total"])
+        if price * quantity != total:
+            errors.append(
+                RecordError(
+                    f"$.purchases.products[{index}].total",
+                    f"{item['total']} is not price {item['price']} x quantity {quantity}",
+                )
+            )
+        sum_of_lines += total
+        items.append((line_number, index + 1, item["sku"], quantity, item["price"], item["total"]))
+    if sum_of_lines != Decimal(purchases["total_cost"]):
+        errors.append(
+            RecordError(
+                "$.purchases.total_cost",
+                f"{purchases['total_cost']} is not the sum of the line totals ({sum_of_lines})",
+            )
+        )
+    if errors:
+        raise RecordRejected(errors)
+
+    customer_id = record["customer_id"].strip()
+    address = record["delivery_address"]
+    postcode = cleaning.postcode(address["postcode"])
+    # An erased customer's transactions still count as sales; their address is not kept.
+    erased = context.is_erased(customer_id)
+    yield (
+        STAGING.name,
+        (
+            line_number,
+            record["transaction_id"],
+            customer_id,
+            customer_key(customer_id, context.pseudonym_key),
+            transaction_time,
+            None if erased else cleaning.text(address["address"]),
+            None if erased else postcode.code,
+            postcode.district,
+            cleaning.text(address["city"]),
+            cleaning.text(address["country"]),
+            purchases["total_cost"],
+        ),
+    )
+    for item in items:
+        yield ITEMS_STAGING.name, item
+
+
+def merge(conn: psycopg.Connection, context: LoadContext) -> MergeResult:
+    """Store each transaction of the file unless it is already stored from an earlier place."""
+    landing_file = context.landing_file
+    params = {"file": landing_file.relative_path}
+    conn.execute(
+        """
+        CREATE TEMP TABLE transaction_winners ON COMMIT DROP AS
+        SELECT DISTINCT ON (transaction_id) * FROM stg_transactions
+        ORDER BY transaction_id, source_line
+        """
+    )
+    # The earliest (file, line) keeps a transaction, whatever order the files are loaded in.
+    conn.execute(
+        """
+        DELETE FROM transaction_winners w USING warehouse.transactions t
+        WHERE t.transaction_id = w.transaction_id
+          AND (t.source_file, t.source_line) < (%(file)s, w.source_line)
+        """,
+        params,
+    )
+    conn.execute(
+        """
+        DELETE FROM warehouse.transactions t USING transaction_winners w
+        WHERE t.transaction_id = w.transaction_id
+        """
+    )
+    conn.execute(
+        """
+        INSERT INTO warehouse.transactions (
+            transaction_id, customer_key, transaction_time, delivery_city, delivery_country,
+            delivery_postcode_district, total_cost, source_file, source_line
+        )
+        SELECT transaction_id, customer_key, transaction_time, delivery_city, delivery_country,
+               delivery_postcode_district, total_cost, %(file)s, source_line
+        FROM transaction_winners ORDER BY transaction_id
+        """,
+        params,
+    )
+    conn.execute(
+        """
+        INSERT INTO warehouse.transaction_items (
+            transaction_id, line_number, sku, quantity, price, total
+        )
+        SELECT w.transaction_id, i.line_number, i.sku, i.quantity, i.price, i.total
+        FROM stg_transaction_items i JOIN transaction_winners w USING (source_line)
+        """
+    )
+    conn.execute(
+        """
+        INSERT INTO pii.delivery_addresses (
+            transaction_id, customer_id, address, postcode, city, country
+        )
+        SELECT transaction_id, customer_id, delivery_address, delivery_postcode, delivery_city,
+               delivery_country
+        FROM transaction_winners WHERE delivery_address IS NOT NULL
+        """
+    )
+    loaded, staged, scrubbed, orphans = conn.execute(
+        """
+        SELECT
+            (SELECT count(*) FROM transaction_winners),
+            (SELECT count(*) FROM stg_transactions),
+            (SELECT count(*) FROM transaction_winners WHERE delivery_address IS NULL),
+            (SELECT count(*) FROM transaction_winners w
+             WHERE NOT EXISTS (
+                       SELECT 1 FROM warehouse.customers c WHERE c.customer_key = w.customer_key)
+                OR EXISTS (
+                       SELECT 1 FROM stg_transaction_items i
+                       WHERE i.source_line = w.source_line
+                         AND NOT EXISTS (SELECT 1 FROM warehouse.products p WHERE p.sku = i.sku)))
+        """
+    ).fetchone()
+    return MergeResult(loaded=loaded, duplicate=staged - loaded, orphans=orphans, scrubbed=scrubbed)
+
+
+def forget(conn: psycopg.Connection, landing_file: LandingFile) -> None:
+    """Remove the transactions an earlier version of the file supplied (items and addresses too)."""
+    conn.execute(
+        "DELETE FROM warehouse.transactions WHERE source_file = %s", (landing_file.relative_path,)
+    )
+
+
+DATASET = Dataset(
+    name="transactions",
+    staging=(STAGING, ITEMS_STAGING),
+    to_staging=to_staging,
+    merge=merge,
+    forget=forget,
+)
+
+
+def main() -> None:
+    standalone_main(DATASET)
+
+
+if __name__ == "__main__":
+    main()

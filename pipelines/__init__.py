@@ -1,0 +1,1 @@
+"""Dagster definitions that orchestrate the etl package (the only package that imports dagster)."""
