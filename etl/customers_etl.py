@@ -11,7 +11,7 @@ from typing import Any
 
 import psycopg
 
-from etl import cleaning
+from etl import cleaning, erasure
 from etl.cli import standalone_main
 from etl.dataset import CustomerErased, Dataset, LoadContext, MergeResult, StagingRow, StagingTable
 from etl.landing import LandingFile
@@ -123,10 +123,13 @@ def merge(conn: psycopg.Connection, context: LoadContext) -> MergeResult:
         """,
         params,
     )
-    loaded, staged = conn.execute(
+    winners, staged = conn.execute(
         "SELECT (SELECT count(*) FROM customer_winners), (SELECT count(*) FROM stg_customers)"
     ).fetchone()
-    return MergeResult(loaded=loaded, duplicate=staged - loaded)
+    erased = erasure.resolve_pending(
+        conn, "SELECT customer_id, customer_key, email FROM customer_winners", context.pseudonym_key
+    )
+    return MergeResult(loaded=winners - erased, duplicate=staged - winners, erased=erased)
 
 
 def forget(conn: psycopg.Connection, landing_file: LandingFile) -> None:

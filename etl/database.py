@@ -72,7 +72,7 @@ def stop_embedded(home: Path) -> bool:
 
 @retry(
     retry=retry_if_exception_type(psycopg.OperationalError),
-    wait=wait_exponential_jitter(initial=0.5, max=5),
+    wait=wait_exponential_jitter(multiplier=0.5, max=5),
     stop=stop_after_delay(CONNECT_RETRY_SECONDS),
     before_sleep=before_sleep_log(log, logging.WARNING),
     reraise=True,

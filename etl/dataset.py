@@ -40,6 +40,8 @@ class MergeResult:
     orphans: int = 0
     # loaded without their personal part, because their customer is erased
     scrubbed: int = 0
+    # dropped, because a pending erasure request matched them on arrival
+    erased: int = 0
 
 
 class CustomerErased(Exception):

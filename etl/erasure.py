@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 import psycopg
 
 from etl.pseudonym import customer_key, pseudonym
@@ -119,6 +120,48 @@ def erase_customer(
         (subject_key, customer_id, pseudonym(email, key), request_id),
     )
     return removed
+
+
+def resolve_pending(conn: psycopg.Connection, arrived: str, key: bytes) -> int:
+    """Carry out pending requests for customers that just arrived; return how many were erased.
+
+    `arrived` is a query of (customer_id, customer_key, email) rows. A pending request whose
+    e-mail matches is carried out now; one whose e-mail does not becomes an e-mail mismatch.
+    """
+    matching = f"""
+        FROM ({arrived}) a
+        JOIN privacy.erasure_log l
+          ON l.customer_key = a.customer_key AND l.outcome = 'unknown_customer'
+    """
+    if not conn.execute(f"SELECT EXISTS (SELECT 1 {matching})").fetchone()[0]:
+        return 0
+    # Rare (a backfill of older files after the request): wait for running loads, so that none
+    # of them can still store this customer's data after the erasure commits.
+    lock_exclusive(conn)
+    pending = conn.execute(
+        f"""
+        SELECT l.request_id, a.customer_id, a.email, l.email_key
+        {matching}
+        ORDER BY l.source_file, l.source_line
+        """
+    ).fetchall()
+    erased: set[str] = set()
+    for request_id, customer_id, email, email_key in pending:
+        if customer_id in erased:
+            outcome, removed = "already_erased", {}
+        elif email is not None and pseudonym(email, key) == email_key:
+            outcome, removed = "erased", erase_customer(conn, customer_id, email, request_id, key)
+            erased.add(customer_id)
+        else:
+            outcome, removed = "email_mismatch", {}
+        conn.execute(
+            """
+            UPDATE privacy.erasure_log SET outcome = %s, removed = %s, processed_at = now()
+            WHERE request_id = %s
+            """,
+            (outcome, orjson.dumps(removed).decode(), request_id),
+        )
+    return len(erased)
 
 
 def _delete(conn: psycopg.Connection, table: str, condition: str, *params: str) -> int:

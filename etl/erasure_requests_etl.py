@@ -68,12 +68,13 @@ def carry_out(conn: psycopg.Connection, context: LoadContext) -> MergeResult:
         conn.execute(
             """
             INSERT INTO privacy.erasure_log (
-                request_id, customer_key, outcome, removed, source_file, source_line
-            ) VALUES (%s, %s, %s, %s, %s, %s)
+                request_id, customer_key, email_key, outcome, removed, source_file, source_line
+            ) VALUES (%s, %s, %s, %s, %s, %s, %s)
             """,
             (
                 request_id,
                 subject_key,
+                pseudonym(email, key),
                 outcome,
                 orjson.dumps(removed).decode(),
                 landing_file.relative_path,

@@ -80,7 +80,7 @@ def load_file(conn: psycopg.Connection, dataset: Dataset, context: LoadContext) 
                 loaded=merged.loaded,
                 duplicate=merged.duplicate,
                 quarantined=staged.quarantined,
-                erased=staged.erased,
+                erased=staged.erased + merged.erased,
                 scrubbed=merged.scrubbed,
                 orphans=merged.orphans,
             )

@@ -24,7 +24,7 @@ class CopyBuffer:
         self,
         conn: psycopg.Connection,
         tables: dict[str, Sequence[str]],
-        batch_rows: int = BATCH_ROWS,
+        batch_rows: int | None = None,
     ) -> None:
         self._conn = conn
         self._statements = {
@@ -35,7 +35,7 @@ class CopyBuffer:
             for table, columns in tables.items()
         }
         self._rows: dict[str, list[tuple[Any, ...]]] = {table: [] for table in tables}
-        self._batch_rows = batch_rows
+        self._batch_rows = batch_rows or BATCH_ROWS
 
     def add(self, table: str, row: tuple[Any, ...]) -> None:
         rows = self._rows[table]

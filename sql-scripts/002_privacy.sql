@@ -18,10 +18,15 @@ CREATE TABLE privacy.erased_customers (
 );
 
 -- One row per distinct request (the same request in .json and .json.gz is one request).
+-- A request for a customer not known yet stays 'unknown_customer' and pending: should the
+-- customer arrive later (a backfill of older files) with the same e-mail, the erasure is
+-- carried out on arrival, so the order in which files load does not decide who is erased.
 CREATE TABLE privacy.erasure_log (
     -- keyed hash of the normalised (customer id, e-mail) pair
     request_id   text PRIMARY KEY,
     customer_key warehouse.pseudonym NOT NULL,
+    -- keyed hash of the normalised e-mail the request gives
+    email_key    warehouse.pseudonym NOT NULL,
     outcome      text NOT NULL
         CHECK (outcome IN ('erased', 'already_erased', 'unknown_customer', 'email_mismatch')),
     -- rows removed per table, e.g. {"pii.customers": 1, "pii.delivery_addresses": 12}
@@ -30,6 +35,8 @@ CREATE TABLE privacy.erasure_log (
     source_line  integer NOT NULL,
     processed_at timestamptz NOT NULL DEFAULT now()
 );
+CREATE INDEX erasure_log_pending ON privacy.erasure_log (customer_key)
+    WHERE outcome = 'unknown_customer';
 
 ------------------------------------------------------------------------------ roles
 -- Group roles; LOGIN without a password, so local trust authentication works out of the box
