@@ -146,7 +146,8 @@ def table_checksums(url: str) -> dict[str, str]:
             column_list = ", ".join(f'"{c}"' for c in columns)
             checksums[f"{schema}.{table}"] = conn.execute(
                 f"""
-                SELECT count(*) || ':' || coalesce(md5(string_agg(row_text, E'\\n' ORDER BY row_text)), '')
+                SELECT count(*) || ':'
+                       || coalesce(md5(string_agg(row_text, E'\\n' ORDER BY row_text)), '')
                 FROM (SELECT ROW({column_list})::text AS row_text FROM "{schema}"."{table}") rows
                 """
             ).fetchone()[0]
