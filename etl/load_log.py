@@ -42,7 +42,7 @@ def loaded_checksum(conn: psycopg.Connection, landing_file: LandingFile) -> str 
     row = conn.execute(
         """
         SELECT checksum FROM ops.load_log
-        WHERE source_file = %s AND status IN ('loaded', 'rejected')
+        WHERE source_file = %s AND status IN ('loaded', 'rejected', 'scrubbed')
         ORDER BY load_id DESC LIMIT 1
         """,
         (landing_file.relative_path,),

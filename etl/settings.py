@@ -12,7 +12,7 @@ SCHEMAS_DIR = PROJECT_DIR / "schemas"
 SQL_SCRIPTS_DIR = PROJECT_DIR / "sql-scripts"
 
 # The key local runs and `.env` use when none is set. It is public, so production refuses it.
-DEVELOPMENT_PSEUDONYM_KEY = "development-only-pseudonym-key-do-not-use-in-production"
+DEVELOPMENT_PSEUDONYM_KEY = "dev-only-insecure-key"
 
 
 class SettingsError(RuntimeError):

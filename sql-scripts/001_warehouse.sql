@@ -121,7 +121,7 @@ CREATE INDEX delivery_addresses_customer ON pii.delivery_addresses (customer_id)
 
 ------------------------------------------------------------------------------- ops
 -- One row per attempt to load a landing file. A file whose checksum matches its last
--- 'loaded' or 'rejected' row is not loaded again.
+-- 'loaded', 'rejected' or 'scrubbed' row is not loaded again.
 CREATE TABLE ops.load_log (
     load_id             bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     dataset             text NOT NULL,
@@ -131,8 +131,11 @@ CREATE TABLE ops.load_log (
     checksum            text NOT NULL,
     -- loaded: the file's records are in the warehouse or quarantine;
     -- rejected: the file could not be read whole, every record read from it is in quarantine;
-    -- failed: an error interrupted the load, nothing of it was kept, the next run retries it.
-    status              text NOT NULL CHECK (status IN ('loaded', 'rejected', 'failed')),
+    -- failed: an error interrupted the load, nothing of it was kept, the next run retries it;
+    -- scrubbed: `warehouse erase --scrub-landing` rewrote the file without erased customers,
+    --           and the warehouse already holds what the new content says (nothing to load).
+    status              text NOT NULL
+        CHECK (status IN ('loaded', 'rejected', 'failed', 'scrubbed')),
     records_read        integer NOT NULL DEFAULT 0,
     records_loaded      integer NOT NULL DEFAULT 0,
     records_duplicate   integer NOT NULL DEFAULT 0,
