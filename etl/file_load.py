@@ -124,6 +124,8 @@ def _stage(conn: psycopg.Connection, dataset: Dataset, context: LoadContext) -> 
         counts.read += 1
         record = None
         try:
+            if line.oversize is not None:
+                raise RecordRejected([_oversize_error(line.oversize, len(line.raw))])
             record = decode(line.raw)
             rows = list(dataset.to_staging(validate(record, dataset.name), line.number, context))
         except CustomerErased:
@@ -140,6 +142,15 @@ def _stage(conn: psycopg.Connection, dataset: Dataset, context: LoadContext) -> 
             buffer.add(table, row)
     buffer.flush()
     return counts
+
+
+def _oversize_error(length: int, kept: int) -> RecordError:
+    return RecordError(
+        "$",
+        f"line of {length} bytes is longer than the maximum record size of "
+        f"{landing.MAX_RECORD_BYTES} bytes; not parsed, payload truncated to its first "
+        f"{kept} bytes",
+    )
 
 
 def _names_erased_customer(

@@ -57,6 +57,8 @@ class RunSummary:
 
     datasets: dict[str, DatasetSummary] = field(default_factory=dict)
     failures: list[str] = field(default_factory=list)
+    # files in the landing zone that are not drops: not loaded, and shown so nobody misses them
+    unrecognised: list[landing.UnrecognisedFile] = field(default_factory=list)
 
     def add(self, load: FileLoad) -> None:
         self.datasets.setdefault(load.landing_file.dataset, DatasetSummary()).add(load)
@@ -78,6 +80,9 @@ class RunSummary:
                 f"erased {r['erased']}, scrubbed {r['scrubbed']}, orphans {r['orphans']}"
             )
         lines.extend(f"FAILED {failure}" for failure in self.failures)
+        lines.extend(
+            f"NOT LOADED {entry.relative_path}: {entry.reason}" for entry in self.unrecognised
+        )
         return "\n".join(lines) or "no landing files matched"
 
 
@@ -123,6 +128,9 @@ def run(
                     )
     finally:
         conn.close()
+    summary.unrecognised = landing.unrecognised(settings.raw_data_dir)
+    for entry in summary.unrecognised:
+        log.warning("not loaded: %s: %s", entry.relative_path, entry.reason)
     return summary
 
 
