@@ -67,7 +67,8 @@ def _run(datasets: tuple[str, ...], raw_data: Path | None, start, end, verbose: 
     configure_logging(verbose)
     summary = run(_settings(raw_data), datasets, start, end)
     click.echo(summary.render())
-    sys.exit(0 if summary.ok else 1)
+    # 1: some files failed (the others loaded); 2: the run stopped, the database out of reach
+    sys.exit(2 if summary.aborted else 0 if summary.ok else 1)
 
 
 @click.group()
