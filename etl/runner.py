@@ -134,8 +134,10 @@ def run(
     selected = [name for name in DATASETS if name in set(datasets)]
     conn = None
     try:
-        conn = connect(url)
-        migrate(conn)
+        for attempt in _retrying("migrating the warehouse"):
+            with attempt:
+                conn = _reconnected(conn, url)
+                migrate(conn)
         for name in selected:
             files = landing.discover(settings.raw_data_dir, (name,), start, end)
             # disable=None: a bar on a terminal, plain log lines otherwise
@@ -188,13 +190,7 @@ def _load_one(
     """
     started_at = datetime.now(UTC)
     context = LoadContext(landing_file, settings.pseudonym_key)
-    retrying = Retrying(
-        retry=retry_if_exception(is_transient),
-        stop=stop_after_attempt(LOAD_ATTEMPTS) | stop_after_delay(LOAD_RETRY_SECONDS),
-        wait=wait_exponential_jitter(multiplier=0.5, max=10),
-        before_sleep=_log_retry(landing_file),
-        reraise=True,
-    )
+    retrying = _retrying(landing_file.relative_path)
     try:
         for attempt in retrying:
             with attempt:
@@ -218,23 +214,32 @@ def _load_one(
             ) from lost
 
 
-def _reconnected(conn: psycopg.Connection, url: str) -> psycopg.Connection:
+def _reconnected(conn: psycopg.Connection | None, url: str) -> psycopg.Connection:
     """`conn`, or a new connection when it was lost (a load that failed rolled back anyway)."""
-    if conn.closed or conn.broken:
+    if conn is not None and not (conn.closed or conn.broken):
+        return conn
+    if conn is not None:
         conn.close()
-        return connect(url)
-    return conn
+    return connect(url)
 
 
-def _log_retry(landing_file: landing.LandingFile):
+def _retrying(what: str) -> Retrying:
+    """Attempts at `what`, again after a transient database error, within the bound."""
+
     def log_retry(state: RetryCallState) -> None:
         log.warning(
-            "%s: %s; loading it again in %.1f s (attempt %d of %d)",
-            landing_file.relative_path,
+            "%s: %s; trying again in %.1f s (attempt %d of %d)",
+            what,
             describe_error(state.outcome.exception()),
             state.next_action.sleep,
             state.attempt_number + 1,
             LOAD_ATTEMPTS,
         )
 
-    return log_retry
+    return Retrying(
+        retry=retry_if_exception(is_transient),
+        stop=stop_after_attempt(LOAD_ATTEMPTS) | stop_after_delay(LOAD_RETRY_SECONDS),
+        wait=wait_exponential_jitter(multiplier=0.5, max=10),
+        before_sleep=log_retry,
+        reraise=True,
+    )
