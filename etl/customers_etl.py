@@ -159,6 +159,7 @@ DATASET = Dataset(
     to_staging=to_staging,
     merge=merge,
     forget=forget,
+    erases_on_arrival=True,
 )
 
 

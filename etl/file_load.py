@@ -49,6 +49,8 @@ def load_file(conn: psycopg.Connection, dataset: Dataset, context: LoadContext) 
         if dataset.exclusive:
             erasure.lock_exclusive(conn)
         else:
+            if dataset.erases_on_arrival:
+                _lock_merge(conn, dataset)  # taken before the erasure lock: see Dataset
             erasure.lock_shared(conn)
         previous = load_log.loaded_checksum(conn, landing_file)
         if previous == checksum:
@@ -68,9 +70,7 @@ def load_file(conn: psycopg.Connection, dataset: Dataset, context: LoadContext) 
         except LandingFileError as error:
             load = _reject(conn, dataset, context, checksum, str(error))
         else:
-            conn.execute(
-                "SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (_MERGE_LOCK, dataset.name)
-            )
+            _lock_merge(conn, dataset)
             merged = dataset.merge(conn, context)
             load = FileLoad(
                 landing_file,
@@ -100,6 +100,11 @@ def record_failure(
     with conn.transaction():
         load_log.record(conn, load, started_at)
     return load
+
+
+def _lock_merge(conn: psycopg.Connection, dataset: Dataset) -> None:
+    """One dataset's merges take turns (a second request in the same transaction is a no-op)."""
+    conn.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (_MERGE_LOCK, dataset.name))
 
 
 @dataclass
