@@ -57,15 +57,22 @@ def run_options(command: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--start", callback=_date, help="First partition date to load (YYYY-MM-DD)."),
         click.option("--end", callback=_date, help="Last partition date to load (YYYY-MM-DD)."),
         click.option("-v", "--verbose", is_flag=True, help="Log every file, even on a terminal."),
+        click.option(
+            "--force",
+            is_flag=True,
+            help="Reload files even when unchanged since their last load (a replay).",
+        ),
     ]
     return functools.reduce(lambda wrapped, option: option(wrapped), reversed(options), command)
 
 
-def _run(datasets: tuple[str, ...], raw_data: Path | None, start, end, verbose: bool) -> None:
+def _run(
+    datasets: tuple[str, ...], raw_data: Path | None, start, end, verbose: bool, force: bool
+) -> None:
     from etl.runner import run
 
     configure_logging(verbose)
-    summary = run(_settings(raw_data), datasets, start, end)
+    summary = run(_settings(raw_data), datasets, start, end, force=force)
     click.echo(summary.render())
     sys.exit(0 if summary.ok else 1)
 
@@ -88,9 +95,11 @@ def main() -> None:
     help="Dataset to load (repeatable; default: all).",
 )
 @run_options
-def run(datasets: tuple[str, ...], raw_data: Path | None, start, end, verbose: bool) -> None:
+def run(
+    datasets: tuple[str, ...], raw_data: Path | None, start, end, verbose: bool, force: bool
+) -> None:
     """Load new and changed landing files; unchanged files are skipped."""
-    _run(datasets or DATASETS, raw_data, start, end, verbose)
+    _run(datasets or DATASETS, raw_data, start, end, verbose, force)
 
 
 def standalone_main(dataset: Dataset) -> None:
@@ -98,8 +107,8 @@ def standalone_main(dataset: Dataset) -> None:
 
     @click.command(help=f"Load the {dataset.name} landing files into the warehouse.")
     @run_options
-    def command(raw_data: Path | None, start, end, verbose: bool) -> None:
-        _run((dataset.name,), raw_data, start, end, verbose)
+    def command(raw_data: Path | None, start, end, verbose: bool, force: bool) -> None:
+        _run((dataset.name,), raw_data, start, end, verbose, force)
 
     command()
 

@@ -87,12 +87,14 @@ def run(
     start: date | None = None,
     end: date | None = None,
     show_progress: bool | None = None,
+    force: bool = False,
 ) -> RunSummary:
     """Load every landing file of `datasets` dated start..end (inclusive), oldest first.
 
     Datasets run in the order of DATASETS (products, customers, transactions, erasure requests),
     so that a transaction's products and customer are usually known when it loads.
-    A file that fails is logged and the run goes on with the next.
+    A file that fails is logged and the run goes on with the next. `force` reloads files even
+    when their content has not changed since they were loaded (a replay).
     """
     summary = RunSummary()
     url = database_url(settings)
@@ -106,7 +108,7 @@ def run(
             disable = None if show_progress is None else not show_progress
             progress = tqdm(files, desc=name, unit="file", disable=disable)
             for landing_file in progress:
-                conn, load = _load_one(conn, url, dataset(name), settings, landing_file)
+                conn, load = _load_one(conn, url, dataset(name), settings, landing_file, force)
                 summary.add(load)
                 if load.status != "unchanged":
                     log.info(
@@ -132,11 +134,13 @@ def _load_one(
     dataset_: Dataset,
     settings: Settings,
     landing_file: landing.LandingFile,
+    force: bool,
 ) -> tuple[psycopg.Connection, FileLoad]:
     """Load one file; on an error, log the failure (reconnecting if the connection was lost)."""
     started_at = datetime.now(UTC)
     try:
-        return conn, load_file(conn, dataset_, LoadContext(landing_file, settings.pseudonym_key))
+        context = LoadContext(landing_file, settings.pseudonym_key)
+        return conn, load_file(conn, dataset_, context, force)
     except Exception as error:  # one bad file must not stop the run
         log.exception("failed to load %s", landing_file.relative_path)
         if conn.closed or conn.broken:
