@@ -170,8 +170,9 @@ def merge(conn: psycopg.Connection, context: LoadContext) -> MergeResult:
             (SELECT count(*) FROM stg_transactions),
             (SELECT count(*) FROM transaction_winners WHERE delivery_address IS NULL),
             (SELECT count(*) FROM transaction_winners w
-             WHERE NOT EXISTS (
-                       SELECT 1 FROM warehouse.customers c WHERE c.customer_key = w.customer_key)
+             WHERE (NOT EXISTS (
+                        SELECT 1 FROM warehouse.customers c WHERE c.customer_key = w.customer_key)
+                    AND w.delivery_address IS NOT NULL)
                 OR EXISTS (
                        SELECT 1 FROM stg_transaction_items i
                        WHERE i.source_line = w.source_line
