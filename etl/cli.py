@@ -57,15 +57,22 @@ def run_options(command: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--start", callback=_date, help="First partition date to load (YYYY-MM-DD)."),
         click.option("--end", callback=_date, help="Last partition date to load (YYYY-MM-DD)."),
         click.option("-v", "--verbose", is_flag=True, help="Log every file, even on a terminal."),
+        click.option(
+            "--force",
+            is_flag=True,
+            help="Reload files even when unchanged since their last load (a replay).",
+        ),
     ]
     return functools.reduce(lambda wrapped, option: option(wrapped), reversed(options), command)
 
 
-def _run(datasets: tuple[str, ...], raw_data: Path | None, start, end, verbose: bool) -> None:
+def _run(
+    datasets: tuple[str, ...], raw_data: Path | None, start, end, verbose: bool, force: bool
+) -> None:
     from etl.runner import run
 
     configure_logging(verbose)
-    summary = run(_settings(raw_data), datasets, start, end)
+    summary = run(_settings(raw_data), datasets, start, end, force=force)
     click.echo(summary.render())
     # 1: some files failed (the others loaded); 2: the run stopped, the database out of reach
     sys.exit(2 if summary.aborted else 0 if summary.ok else 1)
@@ -89,9 +96,11 @@ def main() -> None:
     help="Dataset to load (repeatable; default: all).",
 )
 @run_options
-def run(datasets: tuple[str, ...], raw_data: Path | None, start, end, verbose: bool) -> None:
+def run(
+    datasets: tuple[str, ...], raw_data: Path | None, start, end, verbose: bool, force: bool
+) -> None:
     """Load new and changed landing files; unchanged files are skipped."""
-    _run(datasets or DATASETS, raw_data, start, end, verbose)
+    _run(datasets or DATASETS, raw_data, start, end, verbose, force)
 
 
 def standalone_main(dataset: Dataset) -> None:
@@ -99,8 +108,8 @@ def standalone_main(dataset: Dataset) -> None:
 
     @click.command(help=f"Load the {dataset.name} landing files into the warehouse.")
     @run_options
-    def command(raw_data: Path | None, start, end, verbose: bool) -> None:
-        _run((dataset.name,), raw_data, start, end, verbose)
+    def command(raw_data: Path | None, start, end, verbose: bool, force: bool) -> None:
+        _run((dataset.name,), raw_data, start, end, verbose, force)
 
     command()
 
@@ -209,6 +218,97 @@ def quarantine_show(source_file: str, line_number: int) -> None:
     for error in errors:
         click.echo(f"  {error['path']}: {error['message']}")
     click.echo(f"payload:\n{payload}")
+
+
+@main.command()
+@click.option(
+    "--scrub-landing",
+    is_flag=True,
+    help="Also rewrite the landing files without erased customers (see README).",
+)
+@click.option("--raw-data", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("-v", "--verbose", is_flag=True)
+def erase(scrub_landing: bool, raw_data: Path | None, verbose: bool) -> None:
+    """Carry out the landing zone's erasure requests (and optionally scrub the landing zone)."""
+    from etl.landing_scrub import scrub_landing as scrub
+    from etl.runner import run as run_datasets
+
+    configure_logging(verbose)
+    settings = _settings(raw_data)
+    summary = run_datasets(settings, ("erasure-requests",))
+    click.echo(summary.render())
+    if not summary.ok:
+        sys.exit(1)
+    if scrub_landing:
+        with _connection() as conn:
+            for scrubbed in scrub(conn, settings.raw_data_dir, settings.pseudonym_key):
+                click.echo(
+                    f"scrubbed {scrubbed.relative_path}: {scrubbed.lines_removed} lines removed, "
+                    f"{scrubbed.lines_redacted} addresses redacted"
+                )
+
+
+@main.command("verify-erasure")
+@click.option("--raw-data", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option(
+    "--also-search",
+    multiple=True,
+    type=click.Path(exists=True, path_type=Path),
+    help="Another directory the pipeline writes to (repeatable).",
+)
+@click.option("--json", "as_json", is_flag=True)
+def verify_erasure(raw_data: Path | None, also_search: tuple[Path, ...], as_json: bool) -> None:
+    """Search every table and every file the pipeline writes for erased customers' identifiers
+    (e-mail, phone, name with date of birth, address); exit 1 if any remain."""
+    from etl.erasure_proof import erased_people, find_residue
+
+    settings = _settings(raw_data)
+    with _connection() as conn:
+        people = erased_people(conn, settings)
+        residue = find_residue(conn, settings, also_search)
+    without = sum(1 for person in people if not person.identifiers)
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "erased_customers": len(people),
+                    "without_identifiers_in_landing_zone": without,
+                    "residue": [vars(r) for r in residue],
+                },
+                indent=2,
+            )
+        )
+    else:
+        click.echo(
+            f"{len(people)} erased customers checked"
+            + (f" ({without} with no identifiers left in the landing zone)" if without else "")
+        )
+        for found in residue:
+            click.echo(f"RESIDUE {found}")
+        click.echo("no residue" if not residue else f"{len(residue)} residues found")
+    sys.exit(1 if residue else 0)
+
+
+@main.command("rotate-key")
+@click.option(
+    "--new-key-env",
+    default="WAREHOUSE_NEW_PSEUDONYM_KEY",
+    show_default=True,
+    help="Environment variable holding the new key.",
+)
+def rotate_key(new_key_env: str) -> None:
+    """Re-key every pseudonym from WAREHOUSE_PSEUDONYM_KEY to the new key, in one transaction."""
+    from etl.key_rotation import rotate_key as rotate
+
+    settings = _settings()
+    new_key = os.environ.get(new_key_env, "")
+    if len(new_key) < 32:
+        raise click.ClickException(f"${new_key_env} must hold the new key (32 characters or more)")
+    with _connection() as conn:
+        updated = rotate(conn, settings.pseudonym_key, new_key.encode())
+    for table, rows in updated.items():
+        click.echo(f"{table}: {rows} rows re-keyed")
+    click.echo(f"done: set WAREHOUSE_PSEUDONYM_KEY to the value of ${new_key_env} from now on")
 
 
 @main.group()

@@ -29,12 +29,15 @@ _FILE_LOCK = 1
 _MERGE_LOCK = 2
 
 
-def load_file(conn: psycopg.Connection, dataset: Dataset, context: LoadContext) -> FileLoad:
+def load_file(
+    conn: psycopg.Connection, dataset: Dataset, context: LoadContext, force: bool = False
+) -> FileLoad:
     """Validate, clean and merge one landing file, and log the load, in one transaction.
 
-    A file whose checksum matches its last load is left alone. A file with changed content first
-    has what its earlier version contributed removed. A file that cannot be read whole is
-    rejected: every line read from it goes to quarantine and nothing of it is loaded.
+    A file whose checksum matches its last load is left alone, unless `force` replays it.
+    A file with changed content first has what its earlier version contributed removed. A file
+    that cannot be read whole is rejected: every line read from it goes to quarantine and
+    nothing of it is loaded.
     Any other error rolls the whole file back and propagates.
     """
     landing_file = context.landing_file
@@ -53,7 +56,7 @@ def load_file(conn: psycopg.Connection, dataset: Dataset, context: LoadContext) 
                 _lock_merge(conn, dataset)  # taken before the erasure lock: see Dataset
             erasure.lock_shared(conn)
         previous = load_log.loaded_checksum(conn, landing_file)
-        if previous == checksum:
+        if previous == checksum and not force:
             return FileLoad(landing_file, "unchanged", checksum)
         if previous is not None:
             log.info("%s changed since it was loaded; replacing it", landing_file.relative_path)

@@ -121,13 +121,15 @@ def run(
     start: date | None = None,
     end: date | None = None,
     show_progress: bool | None = None,
+    force: bool = False,
 ) -> RunSummary:
     """Load every landing file of `datasets` dated start..end (inclusive), oldest first.
 
     Datasets run in the order of DATASETS (products, customers, transactions, erasure requests),
     so that a transaction's products and customer are usually known when it loads.
     A file that fails is logged and the run goes on with the next. When the database stays
-    out of reach beyond the retry bound, the run stops and says so in `aborted`.
+    out of reach beyond the retry bound, the run stops and says so in `aborted`. `force`
+    reloads files even when their content has not changed since they were loaded (a replay).
     """
     summary = RunSummary()
     url = database_url(settings)
@@ -144,7 +146,7 @@ def run(
             disable = None if show_progress is None else not show_progress
             progress = tqdm(files, desc=name, unit="file", disable=disable)
             for landing_file in progress:
-                conn, load = _load_one(conn, url, dataset(name), settings, landing_file)
+                conn, load = _load_one(conn, url, dataset(name), settings, landing_file, force)
                 summary.add(load)
                 if load.status != "unchanged":
                     log.info(
@@ -182,6 +184,7 @@ def _load_one(
     dataset_: Dataset,
     settings: Settings,
     landing_file: landing.LandingFile,
+    force: bool,
 ) -> tuple[psycopg.Connection, FileLoad]:
     """Load one file, again from the start after a transient database error; log a failure.
 
@@ -195,7 +198,7 @@ def _load_one(
         for attempt in retrying:
             with attempt:
                 conn = _reconnected(conn, url)
-                return conn, load_file(conn, dataset_, context)
+                return conn, load_file(conn, dataset_, context, force)
     except Exception as error:  # one bad file must not stop the run
         if is_connection_lost(error):
             attempts = retrying.statistics.get("attempt_number", 1)

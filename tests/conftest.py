@@ -89,9 +89,10 @@ def conn(database_url: str) -> Iterator[psycopg.Connection]:
 
 
 def settings_for(database_url: str, raw_data: Path, home: Path | None = None) -> Settings:
+    """Settings of a test run: its own empty WAREHOUSE_HOME unless `home` is given."""
     return Settings(
         database_url=database_url,
-        home=home or Path(tempfile.gettempdir()),
+        home=home or Path(tempfile.mkdtemp(prefix="warehouse-home-")),
         raw_data_dir=raw_data,
         pseudonym_key=TEST_KEY,
         environment="test",
