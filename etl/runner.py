@@ -106,7 +106,7 @@ def run(
             disable = None if show_progress is None else not show_progress
             progress = tqdm(files, desc=name, unit="file", disable=disable)
             for landing_file in progress:
-                conn, load = _load_one(conn, url, dataset(name), settings, landing_file)
+                conn, load = load_one(conn, url, dataset(name), settings, landing_file)
                 summary.add(load)
                 if load.status != "unchanged":
                     log.info(
@@ -126,7 +126,7 @@ def run(
     return summary
 
 
-def _load_one(
+def load_one(
     conn: psycopg.Connection,
     url: str,
     dataset_: Dataset,
