@@ -8,8 +8,6 @@ from datetime import date
 
 import psycopg
 
-from etl import status
-
 ANALYTICS_SCHEMA = "warehouse"
 
 # Where a dataset's loads leave rows that name their landing file (source_file).
@@ -216,17 +214,39 @@ def identifier_values(conn: psycopg.Connection) -> dict[str, int]:
 
 @dataclass(frozen=True)
 class Orphans:
-    """Stored transactions, and those whose customer or one of whose products is unknown now."""
+    """Stored transactions; of them, those whose customer is unknown (and not erased), those
+    with a product unknown, and those of erased customers (known once, so not orphans)."""
 
     transactions: int
     unknown_customer: int
     unknown_product: int
+    erased_customer: int
 
 
 def orphans(conn: psycopg.Connection) -> Orphans:
-    """The orphan counts of etl.status, with the number of transactions they are a share of."""
-    transactions = conn.execute("SELECT count(*) FROM warehouse.transactions").fetchone()[0]
-    return Orphans(transactions, **status.orphans(conn))
+    """Orphans as etl.status counts them, except that an erased customer's transactions (kept
+    under their pseudonym) are counted apart rather than as having an unknown customer."""
+    row = conn.execute(
+        """
+        SELECT count(*),
+               count(*) FILTER (WHERE customer_unknown AND NOT erased),
+               count(*) FILTER (WHERE EXISTS (
+                   SELECT 1 FROM warehouse.transaction_items i
+                   WHERE i.transaction_id = t.transaction_id
+                     AND NOT EXISTS (SELECT 1 FROM warehouse.products p WHERE p.sku = i.sku)
+               )),
+               count(*) FILTER (WHERE erased)
+        FROM (
+            SELECT transaction_id,
+                   NOT EXISTS (SELECT 1 FROM warehouse.customers c
+                               WHERE c.customer_key = t.customer_key) AS customer_unknown,
+                   EXISTS (SELECT 1 FROM privacy.erased_customers e
+                           WHERE e.customer_key = t.customer_key) AS erased
+            FROM warehouse.transactions t
+        ) AS t
+        """
+    ).fetchone()
+    return Orphans(*row)
 
 
 def erased_customers(conn: psycopg.Connection) -> int:
