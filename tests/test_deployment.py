@@ -8,6 +8,7 @@ import re
 import shlex
 import subprocess
 import sys
+import tomllib
 
 import pytest
 import yaml
@@ -266,3 +267,14 @@ def test_dot_env_holds_local_defaults_for_every_required_compose_variable():
     assert (required | plain) <= defined
     # .env is also read by `dagster dev`: it must not send local runs to the compose database.
     assert "DATABASE_URL" not in defined
+
+
+def test_pyproject_ships_every_package_of_the_code():
+    pyproject = tomllib.loads((PROJECT_DIR / "pyproject.toml").read_text())
+    listed = set(pyproject["tool"]["setuptools"]["packages"])
+    found = {
+        ".".join(init.parent.relative_to(PROJECT_DIR).parts)
+        for top in ("etl", "pipelines")
+        for init in (PROJECT_DIR / top).rglob("__init__.py")
+    }
+    assert found == listed
