@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install run test lint format lock clean
+.PHONY: install run test lint format lock clean dagster
 
 $(BIN)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -17,6 +17,12 @@ install: $(BIN)/.installed
 run: install
 	$(BIN)/warehouse run --raw-data raw_data
 	$(BIN)/warehouse status
+
+# The Dagster UI on http://localhost:3000 (webserver, daemon and code location in one command),
+# on the same warehouse as `make run`; Dagster's own instance is kept in .dagster_home/.
+dagster: install
+	mkdir -p .dagster_home
+	DAGSTER_HOME=$(CURDIR)/.dagster_home $(BIN)/dagster dev -m pipelines.definitions
 
 test: install
 	$(BIN)/pytest

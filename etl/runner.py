@@ -122,6 +122,7 @@ def run(
     end: date | None = None,
     show_progress: bool | None = None,
     force: bool = False,
+    hour: int | None = None,
 ) -> RunSummary:
     """Load every landing file of `datasets` dated start..end (inclusive), oldest first.
 
@@ -130,6 +131,7 @@ def run(
     A file that fails is logged and the run goes on with the next. When the database stays
     out of reach beyond the retry bound, the run stops and says so in `aborted`. `force`
     reloads files even when their content has not changed since they were loaded (a replay).
+    `hour` restricts the run to that hour's folders (one hourly partition, with start = end).
     """
     summary = RunSummary()
     url = database_url(settings)
@@ -141,7 +143,11 @@ def run(
                 conn = _reconnected(conn, url)
                 migrate(conn)
         for name in selected:
-            files = landing.discover(settings.raw_data_dir, (name,), start, end)
+            files = [
+                landing_file
+                for landing_file in landing.discover(settings.raw_data_dir, (name,), start, end)
+                if hour is None or landing_file.partition_hour == hour
+            ]
             # disable=None: a bar on a terminal, plain log lines otherwise
             disable = None if show_progress is None else not show_progress
             progress = tqdm(files, desc=name, unit="file", disable=disable)
@@ -184,7 +190,7 @@ def _load_one(
     dataset_: Dataset,
     settings: Settings,
     landing_file: landing.LandingFile,
-    force: bool,
+    force: bool = False,
 ) -> tuple[psycopg.Connection, FileLoad]:
     """Load one file, again from the start after a transient database error; log a failure.
 

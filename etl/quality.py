@@ -1,0 +1,254 @@
+"""Data-quality measures of the warehouse, read with plain queries; the orchestrator's asset
+checks compare them with their thresholds."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import psycopg
+
+ANALYTICS_SCHEMA = "warehouse"
+
+# Where a dataset's loads leave rows that name their landing file (source_file).
+SOURCE_TABLES = {
+    "products": ("warehouse.product_catalogue",),
+    "customers": ("warehouse.customers", "pii.customers"),
+    "transactions": ("warehouse.transactions",),
+    "erasure-requests": ("privacy.erasure_log",),
+}
+
+# Column names that would hold a direct identifier. `postcode_district` (an area) and a
+# product's `name` are not identifiers; `postcode`, `delivery_address` and the like are.
+_IDENTIFIER_COLUMN = (
+    r"^(.*_)?(e_?mail|phone(_number)?|first_name|last_name|full_name|surname|date_of_birth"
+    r"|birth_?date|dob|address|street|postcode|customer_id)$"
+)
+# An e-mail address or an E.164 phone number anywhere in a row's text.
+_IDENTIFIER_VALUE = r"[a-z0-9._%+-]+@[a-z0-9-]+(\.[a-z0-9-]+)+|\+[0-9]{8,15}"
+_TEXT_TYPES = ["text", "character varying", "character", "json", "jsonb"]
+
+# The load behind each file's content now in the warehouse (as etl/status.py counts them).
+_CURRENT_LOADS = """
+    SELECT DISTINCT ON (source_file) *
+    FROM ops.load_log
+    WHERE dataset = %(dataset)s AND status IN ('loaded', 'rejected')
+      AND (%(day)s::date IS NULL OR partition_date = %(day)s::date)
+      AND (%(hour)s::smallint IS NULL OR partition_hour = %(hour)s::smallint)
+    ORDER BY source_file, load_id DESC
+"""
+
+
+@dataclass(frozen=True)
+class QuarantineRate:
+    """Records quarantined among the records read by the loads now in effect."""
+
+    files: int
+    read: int
+    quarantined: int
+
+    @property
+    def rate(self) -> float:
+        return self.quarantined / self.read if self.read else 0.0
+
+
+@dataclass(frozen=True)
+class Accounting:
+    """Whether every record read is somewhere, and everything stored came from a logged load.
+
+    Attributes:
+        records_read: records read by the loads now in effect.
+        records_accounted_for: of those, loaded + duplicate + quarantined + erased.
+        quarantined_without_load: quarantine rows from files with no load in effect.
+        quarantined_beyond_count: quarantine rows beyond what their file's load quarantined
+            (fewer is fine: erasure removes an erased customer's rejected records).
+        rows_without_load: stored rows from files with no load in effect.
+    """
+
+    files: int
+    records_read: int
+    records_accounted_for: int
+    quarantined_without_load: int
+    quarantined_beyond_count: int
+    rows_without_load: int
+
+    @property
+    def unaccounted(self) -> int:
+        return (
+            abs(self.records_read - self.records_accounted_for)
+            + self.quarantined_without_load
+            + self.quarantined_beyond_count
+            + self.rows_without_load
+        )
+
+
+@dataclass(frozen=True)
+class TransactionTotals:
+    """Transactions whose stored lines do not add up (line total = price x quantity, total_cost =
+    sum of line totals); `examples` are a few of their ids."""
+
+    transactions: int
+    inconsistent: int
+    examples: tuple[str, ...]
+
+
+def quarantine_rate(
+    conn: psycopg.Connection,
+    dataset: str,
+    partition_date: date | None = None,
+    partition_hour: int | None = None,
+) -> QuarantineRate:
+    """The dataset's quarantine rate: of one date (and hour) when given, else of all its loads."""
+    files, read, quarantined = conn.execute(
+        f"""
+        SELECT count(*), coalesce(sum(records_read), 0)::bigint,
+               coalesce(sum(records_quarantined), 0)::bigint
+        FROM ({_CURRENT_LOADS}) AS current_loads
+        """,
+        {"dataset": dataset, "day": partition_date, "hour": partition_hour},
+    ).fetchone()
+    return QuarantineRate(files, read, quarantined)
+
+
+def accounting(conn: psycopg.Connection, dataset: str) -> Accounting:
+    """Every record of the dataset's loads in effect accounted for, and nothing stored unlogged."""
+    params = {"dataset": dataset, "day": None, "hour": None}
+    files, read, accounted = conn.execute(
+        f"""
+        SELECT count(*), coalesce(sum(records_read), 0)::bigint,
+               coalesce(sum(records_loaded + records_duplicate + records_quarantined
+                            + records_erased), 0)::bigint
+        FROM ({_CURRENT_LOADS}) AS current_loads
+        """,
+        params,
+    ).fetchone()
+    without_load, beyond_count = conn.execute(
+        f"""
+        WITH current_loads AS ({_CURRENT_LOADS}),
+        rejected AS (
+            SELECT source_file, count(*) AS rows FROM ops.quarantine
+            WHERE dataset = %(dataset)s GROUP BY source_file
+        )
+        SELECT coalesce(sum(r.rows) FILTER (WHERE c.source_file IS NULL), 0)::bigint,
+               coalesce(sum(r.rows - c.records_quarantined)
+                        FILTER (WHERE r.rows > c.records_quarantined), 0)::bigint
+        FROM rejected r LEFT JOIN current_loads c USING (source_file)
+        """,
+        params,
+    ).fetchone()
+    rows_without_load = sum(
+        conn.execute(
+            f"""
+            SELECT count(*) FROM {table} t
+            WHERE NOT EXISTS (
+                SELECT 1 FROM ops.load_log l
+                WHERE l.source_file = t.source_file AND l.status IN ('loaded', 'rejected')
+            )
+            """
+        ).fetchone()[0]
+        for table in SOURCE_TABLES[dataset]
+    )
+    return Accounting(files, read, accounted, without_load, beyond_count, rows_without_load)
+
+
+def transaction_totals(conn: psycopg.Connection, examples: int = 5) -> TransactionTotals:
+    """Stored transactions checked against their stored lines."""
+    rows = conn.execute(
+        """
+        WITH lines AS (
+            SELECT transaction_id, sum(total) AS total,
+                   bool_or(total <> price * quantity) AS line_wrong
+            FROM warehouse.transaction_items GROUP BY transaction_id
+        )
+        SELECT count(*) OVER (), t.transaction_id::text
+        FROM warehouse.transactions t LEFT JOIN lines l USING (transaction_id)
+        WHERE coalesce(l.total, 0) <> t.total_cost OR l.line_wrong
+        ORDER BY t.transaction_id
+        LIMIT %s
+        """,
+        (examples,),
+    ).fetchall()
+    transactions = conn.execute("SELECT count(*) FROM warehouse.transactions").fetchone()[0]
+    return TransactionTotals(transactions, rows[0][0] if rows else 0, tuple(r[1] for r in rows))
+
+
+def identifier_columns(conn: psycopg.Connection) -> list[str]:
+    """Columns of analytics tables whose name says they hold a direct identifier."""
+    return [
+        row[0]
+        for row in conn.execute(
+            """
+            SELECT table_schema || '.' || table_name || '.' || column_name
+            FROM information_schema.columns
+            WHERE table_schema = %s AND column_name ~* %s
+            ORDER BY 1
+            """,
+            (ANALYTICS_SCHEMA, _IDENTIFIER_COLUMN),
+        )
+    ]
+
+
+def identifier_values(conn: psycopg.Connection) -> dict[str, int]:
+    """Per analytics table with text columns, rows holding an e-mail address or a phone number
+    (only tables where some are found)."""
+    tables = conn.execute(
+        """
+        SELECT DISTINCT c.table_name
+        FROM information_schema.columns c
+        JOIN information_schema.tables t USING (table_schema, table_name)
+        WHERE c.table_schema = %s AND t.table_type = 'BASE TABLE' AND c.data_type = ANY(%s)
+        ORDER BY 1
+        """,
+        (ANALYTICS_SCHEMA, _TEXT_TYPES),
+    ).fetchall()
+    found = {}
+    for (table,) in tables:
+        name = f'{ANALYTICS_SCHEMA}."{table}"'
+        rows = conn.execute(
+            f"SELECT count(*) FROM {name} AS t WHERE t::text ~* %s", (_IDENTIFIER_VALUE,)
+        ).fetchone()[0]
+        if rows:
+            found[f"{ANALYTICS_SCHEMA}.{table}"] = rows
+    return found
+
+
+@dataclass(frozen=True)
+class Orphans:
+    """Stored transactions; of them, those whose customer is unknown (and not erased), those
+    with a product unknown, and those of erased customers (known once, so not orphans)."""
+
+    transactions: int
+    unknown_customer: int
+    unknown_product: int
+    erased_customer: int
+
+
+def orphans(conn: psycopg.Connection) -> Orphans:
+    """Orphans as etl.status counts them, except that an erased customer's transactions (kept
+    under their pseudonym) are counted apart rather than as having an unknown customer."""
+    row = conn.execute(
+        """
+        SELECT count(*),
+               count(*) FILTER (WHERE customer_unknown AND NOT erased),
+               count(*) FILTER (WHERE EXISTS (
+                   SELECT 1 FROM warehouse.transaction_items i
+                   WHERE i.transaction_id = t.transaction_id
+                     AND NOT EXISTS (SELECT 1 FROM warehouse.products p WHERE p.sku = i.sku)
+               )),
+               count(*) FILTER (WHERE erased)
+        FROM (
+            SELECT transaction_id,
+                   NOT EXISTS (SELECT 1 FROM warehouse.customers c
+                               WHERE c.customer_key = t.customer_key) AS customer_unknown,
+                   EXISTS (SELECT 1 FROM privacy.erased_customers e
+                           WHERE e.customer_key = t.customer_key) AS erased
+            FROM warehouse.transactions t
+        ) AS t
+        """
+    ).fetchone()
+    return Orphans(*row)
+
+
+def erased_customers(conn: psycopg.Connection) -> int:
+    """Customers erased so far (their tombstones)."""
+    return conn.execute("SELECT count(*) FROM privacy.erased_customers").fetchone()[0]

@@ -1,0 +1,41 @@
+"""Customers, one hourly partition per date=YYYY-MM-DD/hour=HH/customers.json.gz."""
+
+from dagster import AssetExecutionContext, MaterializeResult, asset
+
+from pipelines.assets.dataset_checks import (
+    accounted_for_check,
+    no_direct_identifiers_check,
+    quarantine_rate_check,
+)
+from pipelines.assets.loading import GROUP, KINDS, OWNERS, RETRY, materialize_partition
+from pipelines.partitions import HOURLY
+from pipelines.resources import LandingZone, PseudonymKey, WarehouseDatabase
+
+DATASET = "customers"
+PARTITIONS = HOURLY
+
+
+@asset(
+    partitions_def=PARTITIONS,
+    group_name=GROUP,
+    owners=OWNERS,
+    kinds=KINDS,
+    retry_policy=RETRY,
+    tags={"dataset": DATASET},
+)
+def customers(
+    context: AssetExecutionContext,
+    database: WarehouseDatabase,
+    landing_zone: LandingZone,
+    pseudonym_key: PseudonymKey,
+) -> MaterializeResult:
+    """The hour's customer records: the newest version of each customer, its personal data in
+    pii.customers and its pseudonymised analytics row in warehouse.customers."""
+    return materialize_partition(context, DATASET, database, landing_zone, pseudonym_key)
+
+
+CHECKS = [
+    quarantine_rate_check(customers, DATASET),
+    accounted_for_check(customers, DATASET),
+    no_direct_identifiers_check(customers),
+]

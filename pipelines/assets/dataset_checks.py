@@ -1,0 +1,95 @@
+"""Checks every dataset's asset carries: quarantine rate, every record accounted for, and (for
+the datasets that bring personal data) no direct identifier in the analytics tables."""
+
+from dagster import (
+    AssetCheckExecutionContext,
+    AssetCheckResult,
+    AssetChecksDefinition,
+    AssetsDefinition,
+    MetadataValue,
+    asset_check,
+)
+
+from etl import quality
+from pipelines.partitions import landing_partition
+from pipelines.resources import QualityThresholds, WarehouseDatabase
+
+
+def quarantine_rate_check(asset: AssetsDefinition, dataset: str) -> AssetChecksDefinition:
+    """The quarantine-rate check of `dataset`'s asset."""
+
+    @asset_check(asset=asset, name="quarantine_rate")
+    def check(
+        context: AssetCheckExecutionContext,
+        database: WarehouseDatabase,
+        quality_thresholds: QualityThresholds,
+    ) -> AssetCheckResult:
+        """Records quarantined among records read, in the run's partition (or in all loads when
+        the check runs alone), at most the threshold `max_quarantine_rate`."""
+        scope = context.partition_key if context.has_partition_key else None
+        partition_date, partition_hour = landing_partition(scope) if scope else (None, None)
+        with database.connection() as conn:
+            measured = quality.quarantine_rate(conn, dataset, partition_date, partition_hour)
+        threshold = quality_thresholds.max_quarantine_rate
+        return AssetCheckResult(
+            passed=measured.rate <= threshold,
+            metadata={
+                "quarantine_rate": MetadataValue.float(measured.rate),
+                "threshold": MetadataValue.float(threshold),
+                "records_read": measured.read,
+                "records_quarantined": measured.quarantined,
+                "files": measured.files,
+                "partition": scope or "all",
+            },
+        )
+
+    return check
+
+
+def accounted_for_check(asset: AssetsDefinition, dataset: str) -> AssetChecksDefinition:
+    """The accounting check of `dataset`'s asset."""
+
+    @asset_check(asset=asset, name="every_record_accounted_for")
+    def check(database: WarehouseDatabase) -> AssetCheckResult:
+        """Every record read is loaded, a duplicate, quarantined or erased; quarantine holds no
+        more than the loads quarantined; no stored row comes from a file without a load."""
+        with database.connection() as conn:
+            measured = quality.accounting(conn, dataset)
+        return AssetCheckResult(
+            passed=measured.unaccounted == 0,
+            metadata={
+                "unaccounted": measured.unaccounted,
+                "threshold": 0,
+                "files": measured.files,
+                "records_read": measured.records_read,
+                "records_accounted_for": measured.records_accounted_for,
+                "quarantined_without_load": measured.quarantined_without_load,
+                "quarantined_beyond_count": measured.quarantined_beyond_count,
+                "rows_without_load": measured.rows_without_load,
+            },
+        )
+
+    return check
+
+
+def no_direct_identifiers_check(asset: AssetsDefinition) -> AssetChecksDefinition:
+    """The check that analytics tables hold no direct identifier, on `asset`."""
+
+    @asset_check(asset=asset, name="no_direct_identifiers")
+    def check(database: WarehouseDatabase) -> AssetCheckResult:
+        """No analytics (warehouse.*) column is named for a direct identifier and no analytics
+        row holds an e-mail address or a phone number: customers appear only as pseudonyms."""
+        with database.connection() as conn:
+            columns = quality.identifier_columns(conn)
+            values = quality.identifier_values(conn)
+        return AssetCheckResult(
+            passed=not columns and not values,
+            metadata={
+                "identifier_columns": MetadataValue.json(columns),
+                "rows_with_identifiers": MetadataValue.json(values),
+                "found": len(columns) + sum(values.values()),
+                "threshold": 0,
+            },
+        )
+
+    return check

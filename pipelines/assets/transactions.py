@@ -1,0 +1,103 @@
+"""Transactions with their items, one hourly partition per
+date=YYYY-MM-DD/hour=HH/transactions.json.gz, and the checks of their totals and orphans."""
+
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetExecutionContext,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+    asset_check,
+)
+
+from etl import quality
+from pipelines.assets.customers import customers
+from pipelines.assets.dataset_checks import (
+    accounted_for_check,
+    no_direct_identifiers_check,
+    quarantine_rate_check,
+)
+from pipelines.assets.loading import GROUP, KINDS, OWNERS, RETRY, materialize_partition
+from pipelines.assets.products import products
+from pipelines.partitions import HOURLY
+from pipelines.resources import LandingZone, PseudonymKey, QualityThresholds, WarehouseDatabase
+
+DATASET = "transactions"
+PARTITIONS = HOURLY
+
+
+@asset(
+    partitions_def=PARTITIONS,
+    # Lineage only: a transaction loads before its customer or products do, as an orphan.
+    deps=[customers, products],
+    group_name=GROUP,
+    owners=OWNERS,
+    kinds=KINDS,
+    retry_policy=RETRY,
+    tags={"dataset": DATASET},
+)
+def transactions(
+    context: AssetExecutionContext,
+    database: WarehouseDatabase,
+    landing_zone: LandingZone,
+    pseudonym_key: PseudonymKey,
+) -> MaterializeResult:
+    """The hour's transactions: warehouse.transactions, one warehouse.transaction_items row per
+    purchased line, delivery addresses apart in pii.delivery_addresses."""
+    return materialize_partition(context, DATASET, database, landing_zone, pseudonym_key)
+
+
+@asset_check(asset=transactions)
+def transaction_totals_consistent(database: WarehouseDatabase) -> AssetCheckResult:
+    """Every stored transaction's lines add up: line total = price x quantity, total_cost = sum
+    of the line totals."""
+    with database.connection() as conn:
+        measured = quality.transaction_totals(conn)
+    return AssetCheckResult(
+        passed=measured.inconsistent == 0,
+        metadata={
+            "inconsistent": measured.inconsistent,
+            "threshold": 0,
+            "transactions": measured.transactions,
+            "examples": MetadataValue.json(list(measured.examples)),
+        },
+    )
+
+
+@asset_check(asset=transactions)
+def orphans(database: WarehouseDatabase, quality_thresholds: QualityThresholds) -> AssetCheckResult:
+    """Transactions whose customer (not an erased one), or one of whose products, is unknown:
+    each share at most `max_orphan_rate`. A warning: orphans are expected until their customer
+    or product loads."""
+    with database.connection() as conn:
+        measured = quality.orphans(conn)
+    threshold = quality_thresholds.max_orphan_rate
+    counts = {
+        "unknown_customer": measured.unknown_customer,
+        "unknown_product": measured.unknown_product,
+    }
+    rates = {
+        f"{kind}_rate": count / measured.transactions if measured.transactions else 0.0
+        for kind, count in counts.items()
+    }
+    return AssetCheckResult(
+        passed=all(rate <= threshold for rate in rates.values()),
+        severity=AssetCheckSeverity.WARN,
+        metadata={
+            "threshold": MetadataValue.float(threshold),
+            "transactions": measured.transactions,
+            "erased_customer": measured.erased_customer,
+            **counts,
+            **{name: MetadataValue.float(rate) for name, rate in rates.items()},
+        },
+    )
+
+
+CHECKS = [
+    quarantine_rate_check(transactions, DATASET),
+    accounted_for_check(transactions, DATASET),
+    no_direct_identifiers_check(transactions),
+    transaction_totals_consistent,
+    orphans,
+]

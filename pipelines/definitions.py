@@ -1,0 +1,18 @@
+"""The code location: every asset, check, job, schedule, sensor and resource, wired together."""
+
+from dagster import Definitions
+
+from pipelines.assets import ASSET_CHECKS, DATASET_ASSETS
+from pipelines.jobs import DATASET_JOBS
+from pipelines.resources import RESOURCES
+from pipelines.schedules import SCHEDULES
+from pipelines.sensors import landing_zone_sensor
+
+defs = Definitions(
+    assets=list(DATASET_ASSETS.values()),
+    asset_checks=ASSET_CHECKS,
+    jobs=list(DATASET_JOBS.values()),
+    schedules=SCHEDULES,
+    sensors=[landing_zone_sensor],
+    resources=RESOURCES,
+)

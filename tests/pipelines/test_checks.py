@@ -1,0 +1,120 @@
+"""Every asset check passes on the clean landing zone and fails on data crafted to break it."""
+
+from pathlib import Path
+
+import pytest
+from dagster import AssetCheckSeverity
+
+from etl.pseudonym import customer_key
+from pipelines.assets import ASSET_CHECKS
+from tests import landing_zone as lz
+from tests.conftest import TEST_KEY, load
+from tests.pipelines.conftest import ERASED_ID, T1, checks_of, run_checks, run_partition
+
+
+def test_every_check_passes_on_clean_data(loaded):
+    evaluations = run_checks(ASSET_CHECKS, loaded)
+
+    assert len(evaluations) == len(ASSET_CHECKS) == 13
+    failed = {
+        key: evaluation.metadata for key, evaluation in evaluations.items() if not evaluation.passed
+    }
+    assert failed == {}
+    for evaluation in evaluations.values():
+        assert "threshold" in evaluation.metadata
+
+
+def test_quarantine_rate_fails_for_a_partition_flooded_with_broken_records(loaded):
+    root = loaded["landing_zone"].raw_data_dir
+    flood = [lz.customer("000009")] + [b'{"id": "broken'] * 9
+    lz.write(Path(root), "customers", flood, "2020-01-02", hour=10)
+
+    result = run_partition("customers", "2020-01-02-10:00", loaded, with_checks=True)
+
+    [evaluation] = [
+        e for e in result.get_asset_check_evaluations() if e.check_name == "quarantine_rate"
+    ]
+    assert not evaluation.passed
+    assert evaluation.metadata["quarantine_rate"].value == pytest.approx(0.9)
+    assert evaluation.metadata["threshold"].value == 0.05
+    assert evaluation.metadata["partition"].value == "2020-01-02-10:00"
+    # an earlier, clean partition still passes
+    clean = run_partition("customers", "2020-01-01-05:00", loaded, with_checks=True)
+    assert all(e.passed for e in clean.get_asset_check_evaluations())
+
+
+BREAKS = {
+    "quarantine without a load": (
+        "products",
+        "every_record_accounted_for",
+        """INSERT INTO ops.quarantine (dataset, source_file, line_number, errors, payload)
+           VALUES ('products', 'date=2020-01-09/hour=00/products.json.gz', 1, '[]', '{}')""",
+    ),
+    "rows from a file never loaded": (
+        "transactions",
+        "every_record_accounted_for",
+        """UPDATE warehouse.transactions SET source_file = 'date=2020-01-09/hour=00/x.json.gz'
+           WHERE transaction_id = '"""
+        + T1
+        + "'",
+    ),
+    "total_cost not the sum of its lines": (
+        "transactions",
+        "transaction_totals_consistent",
+        f"""UPDATE warehouse.transactions SET total_cost = total_cost + 1
+            WHERE transaction_id = '{T1}'""",
+    ),
+    "line total not price x quantity": (
+        "transactions",
+        "transaction_totals_consistent",
+        f"UPDATE warehouse.transaction_items SET price = price + 1 WHERE transaction_id = '{T1}'",
+    ),
+    "an e-mail column in an analytics table": (
+        "customers",
+        "no_direct_identifiers",
+        "ALTER TABLE warehouse.customers ADD COLUMN email text",
+    ),
+    "an e-mail address in an analytics row": (
+        "transactions",
+        "no_direct_identifiers",
+        "UPDATE warehouse.transactions SET delivery_city = 'someone@example.com'",
+    ),
+    "a pii row left for an erased customer": (
+        "erasure_requests",
+        "no_residue_after_erasure",
+        f"""INSERT INTO pii.customers (customer_id, customer_key, email, address, postcode, city,
+                                       country, last_change, source_file, source_line)
+            VALUES ('{ERASED_ID}', '{customer_key(ERASED_ID, TEST_KEY)}',
+                    'person{ERASED_ID}@example.com', 'nowhere', 'E7 1NS', 'Emer Ville',
+                    'United Kingdom', '2020-01-01',
+                    'date=2020-01-01/hour=05/customers.json.gz', 2)""",
+    ),
+}
+
+
+@pytest.mark.parametrize(("asset_key", "check_name", "sql"), BREAKS.values(), ids=BREAKS.keys())
+def test_a_check_fails_on_data_that_breaks_it(asset_key, check_name, sql, loaded, conn):
+    conn.execute(sql)
+
+    evaluations = run_checks(checks_of(asset_key), loaded)
+
+    evaluation = evaluations[asset_key, check_name]
+    assert not evaluation.passed, evaluation.metadata
+    assert evaluation.severity == AssetCheckSeverity.ERROR
+
+
+def test_orphans_warn_when_too_many_transactions_have_no_known_customer(loaded, database_url):
+    root = Path(loaded["landing_zone"].raw_data_dir)
+    orphans = [
+        lz.transaction(f"00000000-0000-4000-8000-0000000001{n:02d}", customer_id=f"99999{n}")
+        for n in range(3)
+    ]
+    lz.write(root, "transactions", orphans, "2020-01-02", hour=4)
+    assert load(database_url, root).ok
+
+    evaluation = run_checks(checks_of("transactions"), loaded)["transactions", "orphans"]
+
+    assert not evaluation.passed
+    assert evaluation.severity == AssetCheckSeverity.WARN
+    assert evaluation.metadata["unknown_customer"].value == 3
+    assert evaluation.metadata["unknown_customer_rate"].value == pytest.approx(3 / 8)

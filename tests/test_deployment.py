@@ -1,0 +1,280 @@
+"""The deployment files (docker-compose.yml, the Dockerfiles, dagster.yaml, workspace.yaml, .env)
+agree with each other and with the code. There is no Docker here: they are parsed, not run."""
+
+import importlib
+import json
+import os
+import re
+import shlex
+import subprocess
+import sys
+import tomllib
+
+import pytest
+import yaml
+from dagster import Definitions
+from dagster._config import process_config
+
+from etl.settings import PROJECT_DIR
+from pipelines.jobs import DATASET_JOBS, DATASET_TAG
+
+COMPOSE = yaml.safe_load((PROJECT_DIR / "docker-compose.yml").read_text())
+SERVICES = COMPOSE["services"]
+INSTANCE = yaml.safe_load((PROJECT_DIR / "dagster.yaml").read_text())
+WORKSPACE = yaml.safe_load((PROJECT_DIR / "workspace.yaml").read_text())
+DAGSTER_SERVICES = ("user_code", "webserver", "daemon")
+# What the code reads from the environment (etl/settings.py, pipelines/partitions.py).
+USER_CODE_VARIABLES = {
+    "DATABASE_URL",
+    "RAW_DATA_DIR",
+    "WAREHOUSE_ENV",
+    "WAREHOUSE_PSEUDONYM_KEY",
+    "WAREHOUSE_TIMEZONE",
+    "WAREHOUSE_PARTITIONS_START",
+}
+
+
+def dockerfile(name: str) -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) of a Dockerfile, continuation lines joined, comments left out."""
+    text = (PROJECT_DIR / name).read_text()
+    logical = re.sub(r"\\\n", " ", text)
+    instructions = []
+    for line in logical.splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            instruction, _, arguments = line.partition(" ")
+            instructions.append((instruction.upper(), " ".join(arguments.split())))
+    return instructions
+
+
+def _values(instructions, name):
+    return [arguments for instruction, arguments in instructions if instruction == name]
+
+
+def _env(instructions) -> dict[str, str]:
+    env = {}
+    for arguments in _values(instructions, "ENV"):
+        env.update(pair.split("=", 1) for pair in shlex.split(arguments))
+    return env
+
+
+def _option(command: list[str], flag: str) -> str:
+    return command[command.index(flag) + 1]
+
+
+def _compose_build(service: str) -> str:
+    return SERVICES[service]["build"]["dockerfile"]
+
+
+def _environment(service: str) -> dict[str, str]:
+    return SERVICES[service]["environment"]
+
+
+def test_compose_has_the_warehouse_dagster_storage_user_code_webserver_and_daemon():
+    assert set(SERVICES) == {
+        "warehouse_postgres",
+        "dagster_postgres",
+        *DAGSTER_SERVICES,
+    }
+    for database in ("warehouse_postgres", "dagster_postgres"):
+        assert SERVICES[database]["image"].startswith("postgres:")
+        assert "pg_isready" in " ".join(SERVICES[database]["healthcheck"]["test"])
+    for service in DAGSTER_SERVICES:
+        assert (PROJECT_DIR / _compose_build(service)).is_file()
+
+
+@pytest.mark.parametrize(
+    ("service", "needs"),
+    [
+        ("user_code", {"warehouse_postgres", "dagster_postgres"}),
+        ("webserver", {"dagster_postgres", "user_code"}),
+        ("daemon", {"dagster_postgres", "user_code"}),
+    ],
+)
+def test_services_start_after_what_they_need_is_healthy(service, needs):
+    depends_on = SERVICES[service]["depends_on"]
+    healthy = {name for name, rule in depends_on.items() if rule["condition"] == "service_healthy"}
+    assert needs <= healthy
+    for name in healthy:
+        assert "healthcheck" in SERVICES[name]
+
+
+def test_the_user_code_server_serves_the_definitions_module_on_4000():
+    command = SERVICES["user_code"]["command"]
+    [cmd] = _values(dockerfile("Dockerfile_user_code"), "CMD")
+    assert json.loads(cmd) == command
+    assert command[:3] == ["dagster", "api", "grpc"]
+    assert _option(command, "-p") == "4000"
+    assert _option(command, "-h") == "0.0.0.0"
+    module = importlib.import_module(_option(command, "-m"))
+    assert isinstance(module.defs, Definitions)
+    assert "4000" in _values(dockerfile("Dockerfile_user_code"), "EXPOSE")
+    assert "4000" in SERVICES["user_code"]["healthcheck"]["test"]
+
+
+def test_the_workspace_points_at_the_user_code_server():
+    [entry] = WORKSPACE["load_from"]
+    server = entry["grpc_server"]
+    assert server["host"] in SERVICES
+    assert server["host"] == "user_code"
+    assert str(server["port"]) == _option(SERVICES["user_code"]["command"], "-p")
+    assert server["location_name"]
+
+
+@pytest.mark.parametrize("service", ["webserver", "daemon"])
+def test_the_webserver_and_daemon_load_the_workspace_their_image_holds(service):
+    instructions = dockerfile(_compose_build(service))
+    command = SERVICES[service]["command"]
+    workdir = _values(instructions, "WORKDIR")[-1]
+    copied = " ".join(_values(instructions, "COPY"))
+    assert _option(command, "-w") == "workspace.yaml"
+    assert "workspace.yaml" in copied and copied.endswith("./")
+    assert workdir == _env(instructions)["DAGSTER_HOME"]
+
+
+def test_the_webserver_listens_on_3000():
+    command = SERVICES["webserver"]["command"]
+    assert command[0] == "dagster-webserver"
+    assert _option(command, "-p") == "3000"
+    assert "3000:3000" in SERVICES["webserver"]["ports"]
+    assert "3000" in _values(dockerfile("Dockerfile_dagster"), "EXPOSE")
+    assert SERVICES["daemon"]["command"][:2] == ["dagster-daemon", "run"]
+
+
+@pytest.mark.parametrize("name", ["Dockerfile_user_code", "Dockerfile_dagster"])
+def test_dockerfiles_copy_files_that_exist_and_install_with_the_constraints(name):
+    instructions = dockerfile(name)
+    assert _values(instructions, "FROM") == ["python:3.11-slim"]
+    for arguments in _values(instructions, "COPY"):
+        *sources, _ = arguments.split()
+        for source in sources:
+            assert (PROJECT_DIR / source).exists(), f"{name} copies {source}"
+    [install] = [run for run in _values(instructions, "RUN") if "pip install" in run]
+    assert re.search(r"-c \S*constraints\.txt", install)
+    assert _copied_to(instructions, "constraints.txt")
+    assert _copied_to(instructions, "dagster.yaml") == f"{_env(instructions)['DAGSTER_HOME']}/"
+
+
+def _copied_to(instructions, file_name: str) -> str | None:
+    """The directory a Dockerfile copies `file_name` into (a relative one read from WORKDIR)."""
+    workdir = "/"
+    for instruction, arguments in instructions:
+        if instruction == "WORKDIR":
+            workdir = arguments
+        elif instruction == "COPY":
+            *sources, destination = arguments.split()
+            if file_name in sources:
+                if destination.endswith(file_name):
+                    destination = destination[: -len(file_name)]
+                if not destination.startswith("/"):
+                    destination = f"{workdir}/{destination.removeprefix('./')}"
+                return destination
+    return None
+
+
+def test_the_user_code_image_keeps_the_project_on_pythonpath():
+    instructions = dockerfile("Dockerfile_user_code")
+    workdir = _values(instructions, "WORKDIR")[-1]
+    assert _env(instructions)["PYTHONPATH"] == workdir
+    copied = _values(instructions, "COPY")
+    for package in ("etl/", "pipelines/", "schemas/", "sql-scripts/"):
+        assert f"{package} {package}" in copied
+    volumes = SERVICES["user_code"]["volumes"]
+    raw_data = _environment("user_code")["RAW_DATA_DIR"]
+    assert any(volume.endswith(f":{raw_data}") for volume in volumes)
+    assert raw_data == f"{workdir}/raw_data"
+
+
+def test_python_erasure_requests_etl_runs_from_the_etl_directory():
+    # As in the image: `cd /opt/dagster/app/etl && python erasure_requests_etl.py`, the project
+    # on PYTHONPATH. etl/ is then sys.path[0]: none of its modules may shadow the stdlib's.
+    shadowing = {path.stem for path in (PROJECT_DIR / "etl").glob("*.py")}
+    assert shadowing & sys.stdlib_module_names == set()
+    result = subprocess.run(
+        [sys.executable, "erasure_requests_etl.py", "--help"],
+        cwd=PROJECT_DIR / "etl",
+        env={**os.environ, "PYTHONPATH": str(PROJECT_DIR)},
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "erasure-requests" in result.stdout
+
+
+def _instance_variables(node) -> set[str]:
+    if isinstance(node, dict):
+        if set(node) == {"env"}:
+            return {node["env"]}
+        return set().union(*(_instance_variables(value) for value in node.values()))
+    return set()
+
+
+def test_dagster_yaml_reads_credentials_every_dagster_service_is_given():
+    variables = _instance_variables(INSTANCE)
+    assert variables
+    assert all(name.startswith("DAGSTER_POSTGRES_") for name in variables)
+    for service in DAGSTER_SERVICES:
+        assert variables <= set(_environment(service)), service
+    assert _environment("webserver")["DAGSTER_POSTGRES_HOSTNAME"] == "dagster_postgres"
+    dagster_db = SERVICES["dagster_postgres"]["environment"]
+    assert _environment("webserver")["DAGSTER_POSTGRES_DB"] == dagster_db["POSTGRES_DB"]
+    assert _environment("webserver")["DAGSTER_POSTGRES_USER"] == dagster_db["POSTGRES_USER"]
+
+
+def test_dagster_yaml_is_valid_instance_config(monkeypatch):
+    for name in _instance_variables(INSTANCE):
+        monkeypatch.setenv(name, "5432" if name.endswith("PORT") else "value")
+    from dagster_postgres import DagsterPostgresStorage
+
+    sections = [(DagsterPostgresStorage, INSTANCE["storage"]["postgres"])]
+    for key in ("run_launcher", "run_coordinator", "scheduler"):
+        section = INSTANCE[key]
+        cls = getattr(importlib.import_module(section["module"]), section["class"])
+        sections.append((cls, section.get("config", {})))
+    for cls, config in sections:
+        result = process_config(cls.config_type(), config)
+        assert result.success, (cls.__name__, result.errors)
+    assert INSTANCE["run_coordinator"]["class"] == "QueuedRunCoordinator"
+    assert INSTANCE["scheduler"]["class"] == "DagsterDaemonScheduler"
+
+
+def test_the_run_queue_limits_each_dataset_by_the_tag_its_jobs_carry():
+    limits = INSTANCE["run_coordinator"]["config"]["tag_concurrency_limits"]
+    assert {limit["key"] for limit in limits} == {DATASET_TAG}
+    assert {limit["value"] for limit in limits} == set(DATASET_JOBS)
+    assert {job.tags[DATASET_TAG] for job in DATASET_JOBS.values()} == set(DATASET_JOBS)
+    erasure = next(limit for limit in limits if limit["value"] == "erasure-requests")
+    assert erasure["limit"] == 1
+
+
+def test_the_user_code_gets_every_setting_the_code_reads():
+    environment = _environment("user_code")
+    assert set(environment) >= USER_CODE_VARIABLES
+    assert "@warehouse_postgres:5432/" in environment["DATABASE_URL"]
+
+
+def test_dot_env_holds_local_defaults_for_every_required_compose_variable():
+    text = (PROJECT_DIR / ".env").read_text()
+    assert text.startswith("# Local development defaults ONLY.")
+    assert not re.search(r"(?i)(password|secret|key)=.{24,}", text)
+    defined = {
+        line.split("=", 1)[0] for line in text.splitlines() if line and not line.startswith("#")
+    }
+    compose_text = (PROJECT_DIR / "docker-compose.yml").read_text()
+    required = set(re.findall(r"\$\{(\w+):\?", compose_text))
+    plain = set(re.findall(r"(?<!\$)\$\{(\w+)\}", compose_text))
+    assert required
+    assert (required | plain) <= defined
+    # .env is also read by `dagster dev`: it must not send local runs to the compose database.
+    assert "DATABASE_URL" not in defined
+
+
+def test_pyproject_ships_every_package_of_the_code():
+    pyproject = tomllib.loads((PROJECT_DIR / "pyproject.toml").read_text())
+    listed = set(pyproject["tool"]["setuptools"]["packages"])
+    found = {
+        ".".join(init.parent.relative_to(PROJECT_DIR).parts)
+        for top in ("etl", "pipelines")
+        for init in (PROJECT_DIR / top).rglob("__init__.py")
+    }
+    assert found == listed
