@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime
 import psycopg
 from tqdm import tqdm
 
-from etl import landing
+from etl import landing, marts
 from etl.database import connect, database_url
 from etl.dataset import Dataset, LoadContext
 from etl.file_load import load_file, record_failure
@@ -94,7 +94,8 @@ def run(
     Datasets run in the order of DATASETS (products, customers, transactions, erasure requests),
     so that a transaction's products and customer are usually known when it loads.
     A file that fails is logged and the run goes on with the next. `force` reloads files even
-    when their content has not changed since they were loaded (a replay).
+    when their content has not changed since they were loaded (a replay). The run ends by
+    refreshing the marts for the days its loads changed (etl/marts.py).
     """
     summary = RunSummary()
     url = database_url(settings)
@@ -123,6 +124,8 @@ def run(
                         load.erased,
                         load.orphans,
                     )
+        # The marts follow every run (the days its loads changed, nothing when none did).
+        log.info("marts refreshed for %d days", marts.refresh(conn))
     finally:
         conn.close()
     return summary
