@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install run test lint format lock clean
+.PHONY: install run api test lint format lock clean
 
 $(BIN)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -17,6 +17,11 @@ install: $(BIN)/.installed
 run: install
 	$(BIN)/warehouse run --raw-data raw_data
 	$(BIN)/warehouse status
+
+# Serve the marts over HTTP on http://127.0.0.1:8000 (docs at /docs), from the same warehouse.
+# Needs a token: WAREHOUSE_API_TOKEN=local-dev-token make api
+api: install
+	$(BIN)/warehouse-api
 
 test: install
 	$(BIN)/pytest
