@@ -11,11 +11,13 @@ from typing import Any
 
 import psycopg
 
-from etl import cleaning, erasure
+from etl import cleaning, erasure, runner
 from etl.cli import standalone_main
 from etl.dataset import CustomerErased, Dataset, LoadContext, MergeResult, StagingRow, StagingTable
 from etl.landing import LandingFile
 from etl.pseudonym import customer_key
+from etl.runner import RunSummary
+from etl.settings import Settings
 from etl.validation import RecordError, RecordRejected
 
 STAGING = StagingTable(
@@ -149,6 +151,11 @@ DATASET = Dataset(
     merge=merge,
     forget=forget,
 )
+
+
+def run(settings: Settings | None = None, **options: Any) -> RunSummary:
+    """Load every customers landing file (options as for etl.runner.run: start, end, force)."""
+    return runner.run(settings or Settings.from_env(), (DATASET.name,), **options)
 
 
 def main() -> None:

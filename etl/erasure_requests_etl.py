@@ -14,11 +14,13 @@ from typing import Any
 import orjson
 import psycopg
 
-from etl import cleaning, erasure
+from etl import cleaning, erasure, runner
 from etl.cli import standalone_main
 from etl.dataset import Dataset, LoadContext, MergeResult, StagingRow, StagingTable
 from etl.landing import LandingFile
 from etl.pseudonym import customer_key, pseudonym
+from etl.runner import RunSummary
+from etl.settings import Settings
 from etl.validation import RecordError, RecordRejected
 
 STAGING = StagingTable(
@@ -118,6 +120,11 @@ DATASET = Dataset(
     forget=forget,
     exclusive=True,
 )
+
+
+def run(settings: Settings | None = None, **options: Any) -> RunSummary:
+    """Carry out every erasure-request file (options as for etl.runner.run: start, end, force)."""
+    return runner.run(settings or Settings.from_env(), (DATASET.name,), **options)
 
 
 def main() -> None:

@@ -11,10 +11,12 @@ from typing import Any
 
 import psycopg
 
-from etl import cleaning
+from etl import cleaning, runner
 from etl.cli import standalone_main
 from etl.dataset import Dataset, LoadContext, MergeResult, StagingRow, StagingTable
 from etl.landing import LandingFile
+from etl.runner import RunSummary
+from etl.settings import Settings
 
 STAGING = StagingTable(
     "stg_products",
@@ -114,6 +116,11 @@ DATASET = Dataset(
     merge=merge,
     forget=forget,
 )
+
+
+def run(settings: Settings | None = None, **options: Any) -> RunSummary:
+    """Load every products landing file (options as for etl.runner.run: start, end, force)."""
+    return runner.run(settings or Settings.from_env(), (DATASET.name,), **options)
 
 
 def main() -> None:

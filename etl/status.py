@@ -46,6 +46,8 @@ _ORPHANS = """
     SELECT
         count(*) FILTER (WHERE NOT EXISTS (
             SELECT 1 FROM warehouse.customers c WHERE c.customer_key = t.customer_key
+        ) AND NOT EXISTS (
+            SELECT 1 FROM privacy.erased_customers e WHERE e.customer_key = t.customer_key
         )) AS unknown_customer,
         count(*) FILTER (WHERE EXISTS (
             SELECT 1 FROM warehouse.transaction_items i
@@ -57,7 +59,10 @@ _ORPHANS = """
 
 
 def orphans(conn: psycopg.Connection) -> dict[str, int]:
-    """Transactions whose customer, or one of whose products, is not in the warehouse now."""
+    """Transactions whose customer, or one of whose products, is not in the warehouse now.
+
+    An erased customer's transactions are not orphans: their customer is known, and gone.
+    """
     unknown_customer, unknown_product = conn.execute(_ORPHANS).fetchone()
     return {"unknown_customer": unknown_customer, "unknown_product": unknown_product}
 

@@ -15,11 +15,13 @@ from typing import Any
 
 import psycopg
 
-from etl import cleaning
+from etl import cleaning, runner
 from etl.cli import standalone_main
 from etl.dataset import Dataset, LoadContext, MergeResult, StagingRow, StagingTable
 from etl.landing import LandingFile
 from etl.pseudonym import customer_key
+from etl.runner import RunSummary
+from etl.settings import Settings
 from etl.validation import RecordError, RecordRejected
 
 STAGING = StagingTable(
@@ -170,8 +172,9 @@ def merge(conn: psycopg.Connection, context: LoadContext) -> MergeResult:
             (SELECT count(*) FROM stg_transactions),
             (SELECT count(*) FROM transaction_winners WHERE delivery_address IS NULL),
             (SELECT count(*) FROM transaction_winners w
-             WHERE NOT EXISTS (
-                       SELECT 1 FROM warehouse.customers c WHERE c.customer_key = w.customer_key)
+             WHERE (NOT EXISTS (
+                        SELECT 1 FROM warehouse.customers c WHERE c.customer_key = w.customer_key)
+                    AND w.delivery_address IS NOT NULL)
                 OR EXISTS (
                        SELECT 1 FROM stg_transaction_items i
                        WHERE i.source_line = w.source_line
@@ -195,6 +198,11 @@ DATASET = Dataset(
     merge=merge,
     forget=forget,
 )
+
+
+def run(settings: Settings | None = None, **options: Any) -> RunSummary:
+    """Load every transactions landing file (options as for etl.runner.run: start, end, force)."""
+    return runner.run(settings or Settings.from_env(), (DATASET.name,), **options)
 
 
 def main() -> None:

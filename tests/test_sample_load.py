@@ -157,6 +157,8 @@ def test_status_json_matches_the_tables(sample_url, sample_data, monkeypatch):
             SELECT count(*) FROM warehouse.transactions t
             WHERE NOT EXISTS (SELECT 1 FROM warehouse.customers c
                               WHERE c.customer_key = t.customer_key)
+              AND NOT EXISTS (SELECT 1 FROM privacy.erased_customers e
+                              WHERE e.customer_key = t.customer_key)
             """
         ).fetchone()[0]
         assert report["transactions"]["orphans"]["unknown_customer"] == unknown_customer
