@@ -203,9 +203,10 @@ CREATE TRIGGER load_log_inserted AFTER INSERT ON ops.load_log
     REFERENCING NEW TABLE AS new_rows
     FOR EACH STATEMENT EXECUTE FUNCTION marts.note_pending_days('partition_date');
 
--- The transactions of the given days (an index range scan per day).
+-- The transactions of the given days (an index range scan per day). No SET clause, so that the
+-- planner inlines it into the queries that use it; its tables are schema-qualified.
 CREATE FUNCTION marts.transactions_on(days date[]) RETURNS SETOF warehouse.transactions
-LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE sql STABLE AS $$
     SELECT t.* FROM unnest(days) AS d(day)
     JOIN warehouse.transactions t ON t.transaction_time >= d.day AND t.transaction_time < d.day + 1
 $$;

@@ -14,11 +14,14 @@ import pytest
 from click.testing import CliRunner
 from psycopg.conninfo import make_conninfo
 
-from etl import landing
+from etl import landing, marts
 from etl.cli import main as warehouse
+from etl.dataset import LoadContext
+from etl.file_load import load_file
 from etl.key_rotation import rotate_key
 from etl.migrations import available, migrate
 from etl.pseudonym import customer_key
+from etl.runner import dataset
 from etl.settings import PROJECT_DIR, SQL_SCRIPTS_DIR
 from tests import landing_zone as lz
 from tests.conftest import TEST_KEY, load
@@ -69,6 +72,13 @@ def _rebuilt_snapshot(url):
         rebuilt = _snapshot(conn)
         conn.rollback()
     return rebuilt
+
+
+def _load_files(url, root, datasets):
+    """Load files with load_file alone: no migration (which needs the owner), no refresh."""
+    with psycopg.connect(url) as conn:
+        for landing_file in landing.discover(root, datasets):
+            load_file(conn, dataset(landing_file.dataset), LoadContext(landing_file, TEST_KEY))
 
 
 @pytest.fixture(scope="module")
@@ -233,29 +243,16 @@ def test_data_quality_agrees_with_the_landing_files_and_the_load_log(
     # each file's last load, by source_file (every load of the sample is 'loaded')
     latest = {row[3]: row[1:] for row in sorted(base["load_log"])}
     expected = defaultdict(Counter)
-    for (
-        dataset,
-        day,
-        _,
-        status,
-        read,
-        loaded,
-        duplicate,
-        quarantined,
-        erased,
-        orphans,
-    ) in latest.values():
+    for name, day, _, status, *counts in latest.values():
         assert status == "loaded"
-        expected[(dataset, day)].update(
-            read=read, loaded=loaded, duplicate=duplicate, quarantined=quarantined,
-            erased=erased, orphans=orphans,
-        )  # fmt: skip
+        measures = ("read", "loaded", "duplicate", "quarantined", "erased", "orphans")
+        expected[(name, day)].update(dict(zip(measures, counts, strict=True)))
     with psycopg.connect(loaded_sample) as conn:
         mart = _rows(conn, "SELECT * FROM marts.data_quality ORDER BY 1, 2")
     assert mart == [
-        (dataset, day, files[(dataset, day)], 0, 0, lines[(dataset, day)], f["loaded"],
-         f["duplicate"], f["quarantined"], f["erased"], f["orphans"])
-        for (dataset, day), f in sorted(expected.items())
+        (name, day, files[(name, day)], 0, 0, lines[(name, day)], f["loaded"], f["duplicate"],
+         f["quarantined"], f["erased"], f["orphans"])
+        for (name, day), f in sorted(expected.items())
     ]  # fmt: skip
     # The sample's known defect: transactions repeated five times in one hour of 2020-01-29.
     duplicates = {(row[0], row[1]): row[7] for row in mart if row[7]}
@@ -426,14 +423,10 @@ def test_the_migration_fills_the_marts_of_an_existing_warehouse(tmp_path, new_da
         shutil.copy(SQL_SCRIPTS_DIR / script, early)
     lz.write(tmp_path / "raw", "customers", [lz.customer("000001")])
     lz.write(tmp_path / "raw", "transactions", [lz.transaction(customer_id="000001")], hour=1)
-    from etl.dataset import LoadContext
-    from etl.file_load import load_file
-    from etl.runner import dataset
-
     with psycopg.connect(url) as conn:
         migrate(conn, early)
-        for landing_file in landing.discover(tmp_path / "raw"):
-            load_file(conn, dataset(landing_file.dataset), LoadContext(landing_file, TEST_KEY))
+    _load_files(url, tmp_path / "raw", landing.DATASETS)
+    with psycopg.connect(url) as conn:
         assert "010_marts.sql" in migrate(conn)
         assert _rows(conn, "SELECT sales_date, orders, revenue FROM marts.daily_sales") == [
             (date(2020, 1, 1), 1, Decimal("42.00"))
@@ -483,6 +476,33 @@ def test_erasure_leaves_the_customer_marts_consistent(tmp_path, database_url, co
                                            ("United Kingdom", "Mariastad", "E7", 1)]  # fmt: skip
     assert after["customers_by_area"] == [("United Kingdom", "Mariastad", "E7", 1)]
     assert _rebuilt_snapshot(database_url) == after
+
+
+def test_the_loader_and_the_privacy_officer_need_no_privilege_on_the_marts(tmp_path, database_url):
+    """The triggers and the refresh run as the marts' owner: the loader's loads note their
+    days, and the loader and the privacy officer may refresh."""
+    _small_zone(tmp_path)
+    request = {"customer-id": "000001", "email": "person000001@example.com"}
+    lz.write(tmp_path, "erasure-requests", [request], day="2020-01-03")
+    as_loader = make_conninfo(database_url, user="warehouse_loader")
+    _load_files(as_loader, tmp_path, ("customers", "transactions"))
+    with psycopg.connect(as_loader) as conn:
+        assert marts.refresh(conn) == 2
+    _load_files(database_url, tmp_path, ("erasure-requests",))
+    with psycopg.connect(make_conninfo(database_url, user="warehouse_privacy_officer")) as conn:
+        assert marts.refresh(conn) == 1
+    refreshed = _mart_snapshot(database_url)
+    assert [row[:2] for row in refreshed["daily_sales"]] == [
+        (date(2020, 1, 1), 3),
+        (date(2020, 1, 2), 1),
+    ]
+    assert [row[:2] for row in refreshed["data_quality"]] == [
+        ("customers", date(2020, 1, 1)),
+        ("erasure-requests", date(2020, 1, 3)),
+        ("transactions", date(2020, 1, 1)),
+        ("transactions", date(2020, 1, 2)),
+    ]
+    assert refreshed == _rebuilt_snapshot(database_url)
 
 
 def test_key_rotation_rekeys_the_customer_mart(tmp_path, database_url, conn):
