@@ -62,7 +62,9 @@ def connection_pool(url: str, size: int, timeout: float) -> AsyncConnectionPool:
     """A closed pool of read-only connections to `url`; open it with `await pool.open()`.
 
     `timeout` bounds both the wait for a connection and a connection attempt, so that a request
-    meeting a database that is down fails within it (and becomes a 503).
+    meeting a database that is down fails within it (and becomes a 503). After 30 s of failed
+    attempts the pool stops backing off and the next request tries again at once, so that the
+    API is serving again within seconds of the database's return, however long it was down.
     """
     return AsyncConnectionPool(
         url,
@@ -72,6 +74,7 @@ def connection_pool(url: str, size: int, timeout: float) -> AsyncConnectionPool:
         open=False,
         configure=_configure,
         check=AsyncConnectionPool.check_connection,
+        reconnect_timeout=30,
         kwargs={
             "options": _CONNECTION_OPTIONS,
             "connect_timeout": max(1, round(timeout)),
