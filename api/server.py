@@ -12,6 +12,8 @@ import uvicorn
 
 from api.database import PersonalDataReachable, analyst_url, check_role
 from api.settings import DATABASE_URL_ENV, ApiSettings
+from etl.database import database_url
+from etl.migrations import MigrationError, migrate
 from etl.settings import Settings, SettingsError
 
 log = logging.getLogger(__name__)
@@ -20,10 +22,9 @@ log = logging.getLogger(__name__)
 def _warehouse_analyst_url() -> str:
     """The warehouse the pipeline uses (DATABASE_URL, else the embedded server, started if need
     be), migrated so that the analyst role and the marts exist, as the analyst role."""
-    from etl.database import database_url
-    from etl.migrations import migrate
-
     owner_url = database_url(Settings.from_env())
+    # Not etl.database.connect: its 30 s of retries would hold the start back, while a server
+    # that starts without its database simply answers 503 until the database is there.
     try:
         with psycopg.connect(owner_url, connect_timeout=5) as conn:
             migrate(conn)
@@ -69,7 +70,7 @@ def main(host: str, port: int, workers: int) -> None:
         if settings.database_url is None:
             settings = replace(settings, database_url=_warehouse_analyst_url())
         _preflight(settings.database_url)
-    except (SettingsError, PersonalDataReachable) as error:
+    except (SettingsError, MigrationError, PersonalDataReachable) as error:
         raise click.ClickException(str(error)) from None
     # The worker processes build the app from the environment (api.app.create_app).
     os.environ[DATABASE_URL_ENV] = settings.database_url
