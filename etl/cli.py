@@ -74,7 +74,8 @@ def _run(
     configure_logging(verbose)
     summary = run(_settings(raw_data), datasets, start, end, force=force)
     click.echo(summary.render())
-    sys.exit(0 if summary.ok else 1)
+    # 1: some files failed (the others loaded); 2: the run stopped, the database out of reach
+    sys.exit(2 if summary.aborted else 0 if summary.ok else 1)
 
 
 @click.group()
@@ -139,6 +140,38 @@ def status(as_json: bool) -> None:
                 f"  orphans: {orphans['unknown_customer']} with an unknown customer, "
                 f"{orphans['unknown_product']} with an unknown product"
             )
+
+
+@main.command()
+@click.option(
+    "--raw-data",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Landing zone to compare with (default: $RAW_DATA_DIR or ./raw_data).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of lines.")
+def doctor(raw_data: Path | None, as_json: bool) -> None:
+    """Check the warehouse against the load log and the landing zone: partitions not loaded,
+    failed loads, counts that do not add up, orphan rows, requests not erased, landing files not
+    recognised. Exits 1 when it finds a problem (notes alone do not count)."""
+    from etl.doctor import examine
+
+    settings = _settings(raw_data)
+    with _connection() as conn:
+        findings = examine(conn, settings.raw_data_dir)
+    problems = [finding for finding in findings if finding.problem]
+    if as_json:
+        report = {
+            "ok": not problems,
+            "problems": [finding.as_json() for finding in problems],
+            "notes": [finding.as_json() for finding in findings if not finding.problem],
+        }
+        click.echo(json.dumps(report, indent=2))
+    else:
+        for finding in findings:
+            click.echo(str(finding))
+        notes = len(findings) - len(problems)
+        click.echo(f"{len(problems)} problems, {notes} notes" if findings else "no problems found")
+    sys.exit(1 if problems else 0)
 
 
 @main.group()

@@ -7,6 +7,7 @@ e-mails are trimmed and lower-cased, phone numbers read into E.164, postcodes no
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import date
 from typing import Any
 
 import psycopg
@@ -47,10 +48,20 @@ def to_staging(
     customer_id = record["id"].strip()
     if context.is_erased(customer_id):
         raise CustomerErased(customer_id)
+    errors = []
     try:
         email = cleaning.email(record["email"])
     except ValueError as error:
-        raise RecordRejected([RecordError("$.email", f"not an e-mail address: {error}")]) from None
+        errors.append(RecordError("$.email", f"not an e-mail address: {error}"))
+    # The schema's date format admits year 0000, which neither Python nor PostgreSQL has.
+    dates = {}
+    for field in ("date_of_birth", "last_change"):
+        try:
+            dates[field] = record.get(field) and date.fromisoformat(record[field])
+        except ValueError as error:
+            errors.append(RecordError(f"$.{field}", f"not a valid date: {error}"))
+    if errors:
+        raise RecordRejected(errors)
     country = cleaning.text(record["country"])
     phone = cleaning.phone(record.get("phone_number"), country)
     postcode = cleaning.postcode(record["postcode"])
@@ -62,7 +73,7 @@ def to_staging(
             customer_key(customer_id, context.pseudonym_key),
             cleaning.text(record.get("first_name")),
             cleaning.text(record.get("last_name")),
-            record.get("date_of_birth"),
+            dates["date_of_birth"],
             email,
             phone.number if phone else None,
             phone.is_e164 if phone else None,
@@ -73,7 +84,7 @@ def to_staging(
             cleaning.text(record["city"]),
             country,
             cleaning.text(record.get("segment")),
-            record["last_change"],
+            dates["last_change"],
         ),
     )
 
@@ -150,6 +161,7 @@ DATASET = Dataset(
     to_staging=to_staging,
     merge=merge,
     forget=forget,
+    erases_on_arrival=True,
 )
 
 

@@ -74,6 +74,9 @@ class Dataset:
         forget: removes what an earlier version of a landing file contributed, before that file
             is loaded again because its content changed.
         exclusive: its loads run alone (erasure): no other load runs while one of its files does.
+        erases_on_arrival: its merge may carry out pending erasure requests, taking the erasure
+            lock exclusively while it holds it shared; its loads therefore take turns from their
+            start, or two of them would each wait for the other's shared lock (a deadlock).
     """
 
     name: str
@@ -82,3 +85,4 @@ class Dataset:
     merge: Callable[[psycopg.Connection, LoadContext], MergeResult]
     forget: Callable[[psycopg.Connection, LandingFile], None]
     exclusive: bool = False
+    erases_on_arrival: bool = False

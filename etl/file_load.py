@@ -52,6 +52,8 @@ def load_file(
         if dataset.exclusive:
             erasure.lock_exclusive(conn)
         else:
+            if dataset.erases_on_arrival:
+                _lock_merge(conn, dataset)  # taken before the erasure lock: see Dataset
             erasure.lock_shared(conn)
         previous = load_log.loaded_checksum(conn, landing_file)
         if previous == checksum and not force:
@@ -71,9 +73,7 @@ def load_file(
         except LandingFileError as error:
             load = _reject(conn, dataset, context, checksum, str(error))
         else:
-            conn.execute(
-                "SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (_MERGE_LOCK, dataset.name)
-            )
+            _lock_merge(conn, dataset)
             merged = dataset.merge(conn, context)
             load = FileLoad(
                 landing_file,
@@ -105,6 +105,11 @@ def record_failure(
     return load
 
 
+def _lock_merge(conn: psycopg.Connection, dataset: Dataset) -> None:
+    """One dataset's merges take turns (a second request in the same transaction is a no-op)."""
+    conn.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (_MERGE_LOCK, dataset.name))
+
+
 @dataclass
 class _Staged:
     read: int = 0
@@ -127,6 +132,8 @@ def _stage(conn: psycopg.Connection, dataset: Dataset, context: LoadContext) -> 
         counts.read += 1
         record = None
         try:
+            if line.oversize is not None:
+                raise RecordRejected([_oversize_error(line.oversize, len(line.raw))])
             record = decode(line.raw)
             rows = list(dataset.to_staging(validate(record, dataset.name), line.number, context))
         except CustomerErased:
@@ -143,6 +150,15 @@ def _stage(conn: psycopg.Connection, dataset: Dataset, context: LoadContext) -> 
             buffer.add(table, row)
     buffer.flush()
     return counts
+
+
+def _oversize_error(length: int, kept: int) -> RecordError:
+    return RecordError(
+        "$",
+        f"line of {length} bytes is longer than the maximum record size of "
+        f"{landing.MAX_RECORD_BYTES} bytes; not parsed, payload truncated to its first "
+        f"{kept} bytes",
+    )
 
 
 def _names_erased_customer(

@@ -4,16 +4,24 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import os
 import re
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import BinaryIO
 
 DATASETS = ("products", "customers", "transactions", "erasure-requests")
 
-_PARTITION_DIR = re.compile(r"^date=(\d{4}-\d{2}-\d{2})/hour=(\d{2})/(?P<file>[^/]+)$")
+# The longest line read as a record. A longer line is quarantined unparsed, and only its first
+# OVERSIZE_PREVIEW_BYTES are kept, so reading never holds more than about one such line.
+MAX_RECORD_BYTES = 1 << 20
+OVERSIZE_PREVIEW_BYTES = 4096
+
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_HOUR = re.compile(r"^\d{2}$")
 _FILE_NAME = re.compile(r"^(?P<dataset>[a-z-]+)\.json(?P<gz>\.gz)?$")
 _READ_CHUNK = 1 << 20
 _UTF8_BOM = b"\xef\xbb\xbf"
@@ -52,10 +60,23 @@ class LandingFile:
 
 @dataclass(frozen=True)
 class Line:
-    """One physical line of a landing file; `number` counts from 1."""
+    """One physical line of a landing file; `number` counts from 1.
+
+    `oversize` is the line's length in bytes when it is longer than MAX_RECORD_BYTES; `raw` then
+    holds only its first OVERSIZE_PREVIEW_BYTES.
+    """
 
     number: int
     raw: bytes
+    oversize: int | None = None
+
+
+@dataclass(frozen=True)
+class UnrecognisedFile:
+    """A file in the landing zone that is not a drop, and why; runs do not load it."""
+
+    relative_path: str
+    reason: str
 
 
 def parse_path(root: Path, path: Path) -> LandingFile | None:
@@ -67,20 +88,8 @@ def parse_path(root: Path, path: Path) -> LandingFile | None:
         relative = path.relative_to(root).as_posix()
     except ValueError:
         return None
-    match = _PARTITION_DIR.match(relative)
-    if not match:
-        return None
-    name = _FILE_NAME.match(match.group("file"))
-    if not name or name.group("dataset") not in DATASETS:
-        return None
-    try:
-        day = date.fromisoformat(match.group(1))
-    except ValueError:
-        return None
-    hour = int(match.group(2))
-    if hour > 23:
-        return None
-    return LandingFile(relative, root, name.group("dataset"), day, hour)
+    found = _parse_relative(root, relative)
+    return found if isinstance(found, LandingFile) else None
 
 
 def discover(
@@ -91,15 +100,14 @@ def discover(
 ) -> list[LandingFile]:
     """The drops of `datasets` under `root` with start <= date <= end, in chronological order.
 
-    Symbolic links are followed only when they stay inside the landing zone.
+    Symbolic links are followed only when they stay inside the landing zone. `unrecognised`
+    lists, with reasons, the files this leaves out.
     """
     root = root.resolve()
     found = []
     for path in root.glob("date=*/hour=*/*.json*"):
-        if not path.is_file() or not path.resolve().is_relative_to(root):
-            continue
-        landing_file = parse_path(root, path)
-        if landing_file is None or landing_file.dataset not in datasets:
+        landing_file = _classify(root, path)
+        if not isinstance(landing_file, LandingFile) or landing_file.dataset not in datasets:
             continue
         if start and landing_file.partition_date < start:
             continue
@@ -107,6 +115,62 @@ def discover(
             continue
         found.append(landing_file)
     return sorted(found)
+
+
+def unrecognised(root: Path) -> list[UnrecognisedFile]:
+    """Every file under `root` that discovery does not take as a drop, with the reason.
+
+    Hidden files (uploads in progress) are left out, and so are files at the top level that do
+    not look like data (a README): everything else a feed puts in the wrong place shows here
+    instead of being silently dropped.
+    """
+    root = root.resolve()
+    found = []
+    for directory, subdirectories, files in os.walk(root):
+        subdirectories[:] = [name for name in subdirectories if not name.startswith(".")]
+        here = Path(directory)
+        # os.walk does not descend into linked folders; glob does, so judge the links themselves
+        links = [name for name in subdirectories if (here / name).is_symlink()]
+        for name in sorted([*files, *links]):
+            path = here / name
+            if name.startswith(".") or (here == root and name in files and ".json" not in name):
+                continue
+            reason = _classify(root, path)
+            if isinstance(reason, LandingFile):
+                continue
+            found.append(UnrecognisedFile(path.relative_to(root).as_posix(), reason))
+    return sorted(found, key=lambda entry: entry.relative_path)
+
+
+def _classify(root: Path, path: Path) -> LandingFile | str:
+    """The drop at `path` under the resolved `root`, or why it is not one."""
+    if not path.resolve().is_relative_to(root):
+        return "symbolic link leading out of the landing zone"
+    if not path.is_file():
+        return "broken symbolic link" if path.is_symlink() else "not a regular file"
+    return _parse_relative(root, path.relative_to(root).as_posix())
+
+
+def _parse_relative(root: Path, relative: str) -> LandingFile | str:
+    """The drop a path relative to the landing zone names, or why it names none."""
+    parts = relative.split("/")
+    if len(parts) != 3 or not (parts[0].startswith("date=") and parts[1].startswith("hour=")):
+        return "not in a date=YYYY-MM-DD/hour=HH/ folder"
+    day_text, hour_text = parts[0].removeprefix("date="), parts[1].removeprefix("hour=")
+    try:
+        day = date.fromisoformat(day_text) if _DATE.match(day_text) else None
+    except ValueError:
+        day = None
+    if day is None:
+        return f"date={day_text} is not a date (YYYY-MM-DD)"
+    if not _HOUR.match(hour_text) or int(hour_text) > 23:
+        return f"hour={hour_text} is not an hour (00 to 23)"
+    name = _FILE_NAME.match(parts[2])
+    if not name:
+        return f"{parts[2]} is not named <dataset>.json or <dataset>.json.gz"
+    if name.group("dataset") not in DATASETS:
+        return f"{name.group('dataset')} is not a dataset (known: {', '.join(DATASETS)})"
+    return LandingFile(relative, root, name.group("dataset"), day, int(hour_text))
 
 
 def checksum(path: Path) -> str:
@@ -121,23 +185,53 @@ def checksum(path: Path) -> str:
 def read_lines(landing_file: LandingFile) -> Iterator[Line]:
     """Stream the non-blank lines of a landing file, without their line endings.
 
+    A line longer than MAX_RECORD_BYTES comes as its first OVERSIZE_PREVIEW_BYTES and its
+    length; its rest is skipped in chunks, never held whole.
+
     Raises:
-        LandingFileError: the file is not valid gzip or ends early. Lines already yielded were
-            read correctly; the caller decides what a half-read file means.
+        LandingFileError: the file is not valid gzip, ends early, or is a 0-byte `.gz` (not
+            even an empty gzip stream: an upload that never started). Lines already yielded
+            were read correctly; the caller decides what a half-read file means.
     """
     opener = gzip.open if landing_file.is_gzip else open
     try:
+        if landing_file.is_gzip and landing_file.path.stat().st_size == 0:
+            raise LandingFileError(
+                f"{landing_file.relative_path}: empty file (0 bytes), not a gzip stream; "
+                "an empty drop is a gzip of nothing (20 bytes)"
+            )
         with opener(landing_file.path, "rb") as handle:
-            for number, raw in enumerate(handle, start=1):
+            number = 0
+            # +2: room for the line's own \r\n after a record of the maximum size
+            while raw := handle.readline(MAX_RECORD_BYTES + 2):
+                number += 1
+                whole = raw.endswith(b"\n") or len(raw) < MAX_RECORD_BYTES + 2
+                rest = 0 if whole else _skip_rest_of_line(handle)
                 if number == 1 and raw.startswith(_UTF8_BOM):
                     raw = raw[len(_UTF8_BOM) :]
-                raw = raw.rstrip(b"\r\n")
-                if raw.strip():
+                if whole:
+                    raw = raw.rstrip(b"\r\n")
+                    if not raw.strip():
+                        continue
+                length = len(raw) + rest
+                if length <= MAX_RECORD_BYTES:
                     yield Line(number, raw)
+                else:
+                    yield Line(number, raw[:OVERSIZE_PREVIEW_BYTES], oversize=length)
     except (gzip.BadGzipFile, EOFError, zlib.error) as error:
         raise LandingFileError(f"{landing_file.relative_path}: {_describe(error)}") from error
     except OSError as error:
         raise LandingFileError(f"{landing_file.relative_path}: cannot read: {error}") from error
+
+
+def _skip_rest_of_line(handle: BinaryIO) -> int:
+    """Read past the end of the current line in bounded chunks; return the bytes skipped."""
+    skipped = 0
+    while chunk := handle.readline(_READ_CHUNK):
+        if chunk.endswith(b"\n"):
+            return skipped + len(chunk.rstrip(b"\r\n"))
+        skipped += len(chunk)
+    return skipped
 
 
 def _describe(error: Exception) -> str:

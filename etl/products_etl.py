@@ -33,7 +33,8 @@ def to_staging(
         STAGING.name,
         (
             line_number,
-            record["sku"],
+            # JSON Schema counts 99096.0 as an integer; the database needs it written as one
+            int(record["sku"]),
             cleaning.text(record.get("name")),
             cleaning.text(record["category"]),
             record["price"],

@@ -10,10 +10,24 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
 import psycopg
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception,
+    stop_after_attempt,
+    stop_after_delay,
+    wait_exponential_jitter,
+)
 from tqdm import tqdm
 
 from etl import landing, marts
-from etl.database import connect, database_url
+from etl.database import (
+    connect,
+    database_url,
+    describe_error,
+    is_connection_lost,
+    is_transient,
+)
 from etl.dataset import Dataset, LoadContext
 from etl.file_load import load_file, record_failure
 from etl.landing import DATASETS
@@ -22,6 +36,17 @@ from etl.migrations import migrate
 from etl.settings import Settings
 
 log = logging.getLogger(__name__)
+
+# A file whose load the database interrupted (connection lost, server restarting, deadlock) is
+# loaded again from the start, its transaction having rolled back, up to LOAD_ATTEMPTS times
+# within LOAD_RETRY_SECONDS (each new connection may itself wait CONNECT_RETRY_SECONDS). A
+# connection still lost after that stops the run, rather than failing every remaining file.
+LOAD_ATTEMPTS = 5
+LOAD_RETRY_SECONDS = 60
+
+
+class DatabaseUnavailable(RuntimeError):
+    """The database stayed out of reach beyond the retry bound: the run stops, the next resumes."""
 
 
 def dataset(name: str) -> Dataset:
@@ -57,6 +82,10 @@ class RunSummary:
 
     datasets: dict[str, DatasetSummary] = field(default_factory=dict)
     failures: list[str] = field(default_factory=list)
+    # why the run stopped before its last file (the database stayed out of reach), if it did
+    aborted: str | None = None
+    # files in the landing zone that are not drops: not loaded, and shown so nobody misses them
+    unrecognised: list[landing.UnrecognisedFile] = field(default_factory=list)
 
     def add(self, load: FileLoad) -> None:
         self.datasets.setdefault(load.landing_file.dataset, DatasetSummary()).add(load)
@@ -65,7 +94,7 @@ class RunSummary:
 
     @property
     def ok(self) -> bool:
-        return not self.failures
+        return not self.failures and self.aborted is None
 
     def render(self) -> str:
         lines = []
@@ -78,6 +107,11 @@ class RunSummary:
                 f"erased {r['erased']}, scrubbed {r['scrubbed']}, orphans {r['orphans']}"
             )
         lines.extend(f"FAILED {failure}" for failure in self.failures)
+        lines.extend(
+            f"NOT LOADED {entry.relative_path}: {entry.reason}" for entry in self.unrecognised
+        )
+        if self.aborted:
+            lines.append(f"ABORTED {self.aborted}")
         return "\n".join(lines) or "no landing files matched"
 
 
@@ -93,16 +127,20 @@ def run(
 
     Datasets run in the order of DATASETS (products, customers, transactions, erasure requests),
     so that a transaction's products and customer are usually known when it loads.
-    A file that fails is logged and the run goes on with the next. `force` reloads files even
-    when their content has not changed since they were loaded (a replay). The run ends by
-    refreshing the marts for the days its loads changed (etl/marts.py).
+    A file that fails is logged and the run goes on with the next. When the database stays
+    out of reach beyond the retry bound, the run stops and says so in `aborted`. `force`
+    reloads files even when their content has not changed since they were loaded (a replay).
+    The run ends by refreshing the marts for the days its loads changed (etl/marts.py).
     """
     summary = RunSummary()
     url = database_url(settings)
     selected = [name for name in DATASETS if name in set(datasets)]
-    conn = connect(url)
+    conn = None
     try:
-        migrate(conn)
+        for attempt in _retrying("migrating the warehouse"):
+            with attempt:
+                conn = _reconnected(conn, url)
+                migrate(conn)
         for name in selected:
             files = landing.discover(settings.raw_data_dir, (name,), start, end)
             # disable=None: a bar on a terminal, plain log lines otherwise
@@ -124,10 +162,21 @@ def run(
                         load.erased,
                         load.orphans,
                     )
-        # The marts follow every run (the days its loads changed, nothing when none did).
-        log.info("marts refreshed for %d days", marts.refresh(conn))
+        conn = _refresh_marts(conn, url)
+    except DatabaseUnavailable as error:
+        summary.aborted = str(error)
+    except psycopg.OperationalError as error:
+        if not is_connection_lost(error):
+            raise
+        summary.aborted = f"cannot reach the database: {describe_error(error)}; nothing was loaded"
     finally:
-        conn.close()
+        if conn is not None:
+            conn.close()
+    if summary.aborted:
+        log.error("run stopped: %s", summary.aborted)
+    summary.unrecognised = landing.unrecognised(settings.raw_data_dir)
+    for entry in summary.unrecognised:
+        log.warning("not loaded: %s: %s", entry.relative_path, entry.reason)
     return summary
 
 
@@ -139,14 +188,85 @@ def _load_one(
     landing_file: landing.LandingFile,
     force: bool,
 ) -> tuple[psycopg.Connection, FileLoad]:
-    """Load one file; on an error, log the failure (reconnecting if the connection was lost)."""
+    """Load one file, again from the start after a transient database error; log a failure.
+
+    Raises:
+        DatabaseUnavailable: the connection stayed lost beyond the retry bound.
+    """
     started_at = datetime.now(UTC)
+    context = LoadContext(landing_file, settings.pseudonym_key)
+    retrying = _retrying(landing_file.relative_path)
     try:
-        context = LoadContext(landing_file, settings.pseudonym_key)
-        return conn, load_file(conn, dataset_, context, force)
+        for attempt in retrying:
+            with attempt:
+                conn = _reconnected(conn, url)
+                return conn, load_file(conn, dataset_, context, force)
     except Exception as error:  # one bad file must not stop the run
+        if is_connection_lost(error):
+            attempts = retrying.statistics.get("attempt_number", 1)
+            raise DatabaseUnavailable(
+                f"database unreachable while loading {landing_file.relative_path}, "
+                f"{attempts} attempts: {describe_error(error)}; the next run resumes from this file"
+            ) from error
         log.exception("failed to load %s", landing_file.relative_path)
-        if conn.closed or conn.broken:
-            conn.close()
-            conn = connect(url)
-        return conn, record_failure(conn, landing_file, error, started_at)
+        try:
+            conn = _reconnected(conn, url)
+            return conn, record_failure(conn, landing_file, error, started_at)
+        except psycopg.OperationalError as lost:
+            raise DatabaseUnavailable(
+                f"database unreachable while logging the failure of "
+                f"{landing_file.relative_path}: {describe_error(lost)}"
+            ) from lost
+
+
+def _refresh_marts(conn: psycopg.Connection, url: str) -> psycopg.Connection:
+    """Refresh the marts for the days the run's loads changed (nothing when none did).
+
+    Raises:
+        DatabaseUnavailable: the database stayed out of reach; the loads are kept, and the next
+            run or `warehouse marts refresh` refreshes their days.
+    """
+    try:
+        for attempt in _retrying("refreshing the marts"):
+            with attempt:
+                conn = _reconnected(conn, url)
+                log.info("marts refreshed for %d days", marts.refresh(conn))
+    except psycopg.OperationalError as error:
+        if not is_connection_lost(error):
+            raise
+        raise DatabaseUnavailable(
+            f"database unreachable while refreshing the marts: {describe_error(error)}; the "
+            "loads are kept and the next run refreshes their days"
+        ) from error
+    return conn
+
+
+def _reconnected(conn: psycopg.Connection | None, url: str) -> psycopg.Connection:
+    """`conn`, or a new connection when it was lost (a load that failed rolled back anyway)."""
+    if conn is not None and not (conn.closed or conn.broken):
+        return conn
+    if conn is not None:
+        conn.close()
+    return connect(url)
+
+
+def _retrying(what: str) -> Retrying:
+    """Attempts at `what`, again after a transient database error, within the bound."""
+
+    def log_retry(state: RetryCallState) -> None:
+        log.warning(
+            "%s: %s; trying again in %.1f s (attempt %d of %d)",
+            what,
+            describe_error(state.outcome.exception()),
+            state.next_action.sleep,
+            state.attempt_number + 1,
+            LOAD_ATTEMPTS,
+        )
+
+    return Retrying(
+        retry=retry_if_exception(is_transient),
+        stop=stop_after_attempt(LOAD_ATTEMPTS) | stop_after_delay(LOAD_RETRY_SECONDS),
+        wait=wait_exponential_jitter(multiplier=0.5, max=10),
+        before_sleep=log_retry,
+        reraise=True,
+    )

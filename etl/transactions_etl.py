@@ -62,7 +62,8 @@ def to_staging(
     sum_of_lines = Decimal(0)
     for index, item in enumerate(purchases["products"]):
         # the source spells it "quanitity"; the schema admits exactly one of the two spellings
-        quantity = item["quantity"] if "quantity" in item else item["quanitity"]
+        # JSON Schema counts 2.0 as an integer; the database needs it written as one
+        quantity = int(item["quantity"] if "quantity" in item else item["quanitity"])
         price, total = Decimal(item["price"]), Decimal(item["total"])
         if price * quantity != total:
             errors.append(
@@ -72,7 +73,9 @@ def to_staging(
                 )
             )
         sum_of_lines += total
-        items.append((line_number, index + 1, item["sku"], quantity, item["price"], item["total"]))
+        items.append(
+            (line_number, index + 1, int(item["sku"]), quantity, item["price"], item["total"])
+        )
     if sum_of_lines != Decimal(purchases["total_cost"]):
         errors.append(
             RecordError(

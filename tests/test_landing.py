@@ -2,6 +2,7 @@
 
 import gzip
 import os
+import tracemalloc
 from datetime import date
 
 import pytest
@@ -87,6 +88,87 @@ def test_file_that_is_not_gzip_raises(tmp_path):
         list(landing.read_lines(landing.parse_path(tmp_path, path)))
 
 
-def test_empty_gzip_file_has_no_lines(tmp_path):
-    path = _write(tmp_path / "date=2020-01-01/hour=00/customers.json.gz", b"")
-    assert list(landing.read_lines(landing.parse_path(tmp_path, path))) == []
+def test_gzip_of_nothing_has_no_lines_but_a_zero_byte_gzip_file_is_an_error(tmp_path):
+    empty = _write(tmp_path / "date=2020-01-01/hour=00/customers.json.gz", gzip.compress(b""))
+    assert list(landing.read_lines(landing.parse_path(tmp_path, empty))) == []
+    zero = _write(tmp_path / "date=2020-01-01/hour=01/customers.json.gz", b"")
+    with pytest.raises(LandingFileError, match=r"empty file \(0 bytes\), not a gzip stream"):
+        list(landing.read_lines(landing.parse_path(tmp_path, zero)))
+
+
+def test_line_over_the_maximum_comes_cut_with_its_length(tmp_path, monkeypatch):
+    monkeypatch.setattr(landing, "MAX_RECORD_BYTES", 100)
+    monkeypatch.setattr(landing, "OVERSIZE_PREVIEW_BYTES", 10)
+    data = b"a" * 100 + b"\r\n" + b"b" * 101 + b"\n" + b"c" * 5000 + b"\r\n" + b"d" * 300
+    path = _write(tmp_path / "date=2020-01-01/hour=00/customers.json", data)
+    lines = list(landing.read_lines(landing.parse_path(tmp_path, path)))
+    assert [(line.number, line.raw, line.oversize) for line in lines] == [
+        (1, b"a" * 100, None),
+        (2, b"b" * 10, 101),
+        (3, b"c" * 10, 5000),
+        (4, b"d" * 10, 300),
+    ]
+
+
+def test_a_fifty_megabyte_line_is_never_held_whole(tmp_path):
+    huge = b'{"id": "' + b"9" * (50 << 20) + b'"}\n'
+    path = _write(
+        tmp_path / "date=2020-01-01/hour=00/customers.json.gz",
+        gzip.compress(huge + b'{"id": "1"}\n', compresslevel=1),
+    )
+    del huge
+    tracemalloc.start()
+    lines = list(landing.read_lines(landing.parse_path(tmp_path, path)))
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert [(line.number, line.oversize) for line in lines] == [
+        (1, len(b'{"id": "') + (50 << 20) + 2),
+        (2, None),
+    ]
+    assert len(lines[0].raw) == landing.OVERSIZE_PREVIEW_BYTES
+    assert peak < 8 << 20  # a few buffers of a MiB, against the line's 50
+
+
+def test_files_that_are_not_drops_are_listed_with_the_reason(tmp_path):
+    outside = _write(tmp_path / "outside" / "secret.json.gz", gzip.compress(b"{}\n"))
+    zone = tmp_path / "zone"
+    for relative in [
+        "date=2020-01-01/hour=00/customers.json.gz",  # a drop
+        "README.md",  # documentation at the top level
+        "date=2020-01-01/hour=00/.customers.json.gz.part",  # an upload in progress
+        "date=2020-13-01/hour=00/transactions.json.gz",
+        "date=2020-02-30/hour=00/transactions.json.gz",
+        "date=2020-01-01/hour=24/transactions.json.gz",
+        "date=2020-01-01/hour=7/transactions.json.gz",
+        "date=2020-01-01/hour=00/inventory.json.gz",
+        "date=2020-01-01/hour=00/transactions.csv",
+        "date=2020-01-01/transactions.json.gz",
+        "transactions.json.gz",
+    ]:
+        _write(zone / relative, b"")
+    link = zone / "date=2020-01-01" / "hour=01" / "customers.json.gz"
+    link.parent.mkdir(parents=True)
+    os.symlink(outside, link)
+    os.symlink(outside.parent, zone / "date=2020-01-02")
+    os.symlink(zone / "nowhere", zone / "date=2020-01-01" / "hour=01" / "products.json.gz")
+    assert [(f.relative_path, f.reason) for f in landing.unrecognised(zone)] == [
+        ("date=2020-01-01/hour=00/inventory.json.gz",
+         "inventory is not a dataset (known: products, customers, transactions, erasure-requests)"),
+        ("date=2020-01-01/hour=00/transactions.csv",
+         "transactions.csv is not named <dataset>.json or <dataset>.json.gz"),
+        ("date=2020-01-01/hour=01/customers.json.gz",
+         "symbolic link leading out of the landing zone"),
+        ("date=2020-01-01/hour=01/products.json.gz", "broken symbolic link"),
+        ("date=2020-01-01/hour=24/transactions.json.gz", "hour=24 is not an hour (00 to 23)"),
+        ("date=2020-01-01/hour=7/transactions.json.gz", "hour=7 is not an hour (00 to 23)"),
+        ("date=2020-01-01/transactions.json.gz", "not in a date=YYYY-MM-DD/hour=HH/ folder"),
+        ("date=2020-01-02", "symbolic link leading out of the landing zone"),
+        ("date=2020-02-30/hour=00/transactions.json.gz",
+         "date=2020-02-30 is not a date (YYYY-MM-DD)"),
+        ("date=2020-13-01/hour=00/transactions.json.gz",
+         "date=2020-13-01 is not a date (YYYY-MM-DD)"),
+        ("transactions.json.gz", "not in a date=YYYY-MM-DD/hour=HH/ folder"),
+    ]  # fmt: skip
+    assert [f.relative_path for f in landing.discover(zone)] == [
+        "date=2020-01-01/hour=00/customers.json.gz"
+    ]

@@ -90,3 +90,67 @@ def test_malformed_json_is_rejected(raw):
 
 def test_array_instead_of_object_is_rejected():
     assert {path for path, _ in _errors([1, 2], "products")} == {"$"}
+
+
+def _decode_errors(raw):
+    with pytest.raises(RecordRejected) as rejected:
+        decode(raw)
+    return [(error.path, error.message) for error in rejected.value.errors]
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (b'{"id": "1", "email": "a@b.c", "id": "2"}', [("$", "duplicate key 'id' in one object")]),
+        (
+            b'{"purchases": {"products": [{"sku": 1}, {"sku": 2, "price": "1", "sku": 3}]}}',
+            [("$.purchases.products[1]", "duplicate key 'sku' in one object")],
+        ),
+        # the same key written two ways is still the same key
+        (b'{"a\\u0022b": 1, "a\\"b": 2}', [("$", "duplicate key 'a\"b' in one object")]),
+        (b'{"a": 1, "b": {"a": 1, "a": 1}, "a": 2}', [
+            ("$", "duplicate key 'a' in one object"),
+            ("$.b", "duplicate key 'a' in one object"),
+        ]),
+    ],
+    ids=["top-level", "nested", "escaped-quote", "two-levels"],
+)  # fmt: skip
+def test_duplicate_keys_are_rejected_with_the_key_and_its_path(raw, expected):
+    assert _decode_errors(raw) == expected
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"name": "say \\"hi\\": \\"a\\"", "city": "x\\u0022y", "b": ["\\"", "\\\\"]}',
+        b'{"a": {"a": {"a": 1}}, "b": [{"a": 1}, {"a": 2}]}',
+        b'{"address": "1 Road\\nTown", "note": "\\\\u0022 is a quote, \\\\u0000 a NUL"}',
+    ],
+    ids=["quotes-in-values", "same-key-in-different-objects", "escaped-backslashes"],
+)
+def test_repeated_names_in_different_places_are_not_duplicates(raw):
+    assert decode(raw) is not None
+
+
+def test_nul_character_is_rejected_where_it_is():
+    assert _decode_errors(b'{"first_name": "a\\u0000b", "x": ["ok", "\\u0000"]}') == [
+        ("$.first_name", "contains a NUL character (\\u0000), which the warehouse cannot store"),
+        ("$.x[1]", "contains a NUL character (\\u0000), which the warehouse cannot store"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("depth", "message"),
+    [(300, "JSON nested more than 255 levels deep"), (5000, "malformed JSON: depth limit")],
+)
+def test_deeply_nested_json_is_rejected(depth, message):
+    raw = b'{"sku": ' + b"[" * depth + b"]" * depth + b"}"
+    [(path, reason)] = _decode_errors(raw)
+    assert path == "$" and reason.startswith(message)
+
+
+def test_a_huge_value_is_not_repeated_whole_in_the_reason():
+    record = {"sku": [[1, 2, 3]] * 100_000, "price": "1.00", "category": "x", "popularity": 0.5}
+    [(path, message)] = _errors(record, "products")
+    assert path == "$.sku"
+    assert len(message) < 600 and message.endswith("characters cut)")
