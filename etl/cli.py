@@ -311,6 +311,30 @@ def rotate_key(new_key_env: str) -> None:
     click.echo(f"done: set WAREHOUSE_PSEUDONYM_KEY to the value of ${new_key_env} from now on")
 
 
+@main.group("marts")
+def marts_group() -> None:
+    """The analytics marts (schema marts); every run refreshes them, these commands too."""
+
+
+@marts_group.command("refresh")
+@click.option("--start", callback=_date, help="First day to recompute (YYYY-MM-DD).")
+@click.option("--end", callback=_date, help="Last day to recompute (YYYY-MM-DD).")
+@click.option("--all", "everything", is_flag=True, help="Recompute every day.")
+def marts_refresh(start: date | None, end: date | None, everything: bool) -> None:
+    """Recompute the marts: the days changed since the last refresh, start..end, or --all."""
+    from etl import marts
+
+    if everything and (start or end):
+        raise click.UsageError("--all recomputes every day: give it without --start/--end")
+    if (start is None) != (end is None):
+        raise click.UsageError("give both --start and --end, or neither")
+    if start and end and start > end:
+        raise click.UsageError(f"--start {start} is after --end {end}")
+    with _connection() as conn:
+        days = marts.refresh_all(conn) if everything else marts.refresh(conn, start, end)
+    click.echo(f"marts refreshed for {days} days")
+
+
 @main.group()
 def db() -> None:
     """The warehouse database: its URL, a psql session, stopping the embedded server."""

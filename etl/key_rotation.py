@@ -14,6 +14,7 @@ _PSEUDONYM_COLUMNS = (
     ("pii.customers", "customer_key"),
     ("privacy.erased_customers", "customer_key"),
     ("privacy.erasure_log", "customer_key"),
+    ("marts.customer_orders", "customer_key"),
 )
 
 

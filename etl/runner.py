@@ -20,7 +20,7 @@ from tenacity import (
 )
 from tqdm import tqdm
 
-from etl import landing
+from etl import landing, marts
 from etl.database import (
     connect,
     database_url,
@@ -132,6 +132,7 @@ def run(
     out of reach beyond the retry bound, the run stops and says so in `aborted`. `force`
     reloads files even when their content has not changed since they were loaded (a replay).
     `hour` restricts the run to that hour's folders (one hourly partition, with start = end).
+    The run ends by refreshing the marts for the days its loads changed (etl/marts.py).
     """
     summary = RunSummary()
     url = database_url(settings)
@@ -167,6 +168,7 @@ def run(
                         load.erased,
                         load.orphans,
                     )
+        conn = _refresh_marts(conn, url)
     except DatabaseUnavailable as error:
         summary.aborted = str(error)
     except psycopg.OperationalError as error:
@@ -221,6 +223,28 @@ def _load_one(
                 f"database unreachable while logging the failure of "
                 f"{landing_file.relative_path}: {describe_error(lost)}"
             ) from lost
+
+
+def _refresh_marts(conn: psycopg.Connection, url: str) -> psycopg.Connection:
+    """Refresh the marts for the days the run's loads changed (nothing when none did).
+
+    Raises:
+        DatabaseUnavailable: the database stayed out of reach; the loads are kept, and the next
+            run or `warehouse marts refresh` refreshes their days.
+    """
+    try:
+        for attempt in _retrying("refreshing the marts"):
+            with attempt:
+                conn = _reconnected(conn, url)
+                log.info("marts refreshed for %d days", marts.refresh(conn))
+    except psycopg.OperationalError as error:
+        if not is_connection_lost(error):
+            raise
+        raise DatabaseUnavailable(
+            f"database unreachable while refreshing the marts: {describe_error(error)}; the "
+            "loads are kept and the next run refreshes their days"
+        ) from error
+    return conn
 
 
 def _reconnected(conn: psycopg.Connection | None, url: str) -> psycopg.Connection:

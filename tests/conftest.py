@@ -114,6 +114,16 @@ def sample_data() -> Path:
     return SAMPLE_DATA
 
 
+@pytest.fixture(scope="session")
+def loaded_sample(new_database, sample_data) -> str:
+    """A database holding the whole sample (marts refreshed), loaded once for the tests that
+    only read it."""
+    url = new_database()
+    summary = load(url, sample_data)
+    assert summary.ok, summary.render()
+    return url
+
+
 WAREHOUSE_SCHEMAS = ("warehouse", "pii", "ops", "privacy")
 # Columns that differ between equal warehouses: ids and times of the loads themselves.
 VOLATILE_COLUMNS = {"load_id", "started_at", "finished_at", "processed_at", "erased_at"}

@@ -274,7 +274,7 @@ def test_pyproject_ships_every_package_of_the_code():
     listed = set(pyproject["tool"]["setuptools"]["packages"])
     found = {
         ".".join(init.parent.relative_to(PROJECT_DIR).parts)
-        for top in ("etl", "pipelines")
+        for top in ("etl", "pipelines", "api")
         for init in (PROJECT_DIR / top).rglob("__init__.py")
     }
     assert found == listed
