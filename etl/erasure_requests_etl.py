@@ -96,7 +96,9 @@ def _carry_out_one(
     key: bytes,
 ) -> tuple[str, dict[str, int]]:
     stored = conn.execute(
-        "SELECT email FROM pii.customers WHERE customer_id = %s FOR UPDATE", (customer_id,)
+        # no row lock needed: the erasure lock is held exclusively, no load runs meanwhile
+        "SELECT email FROM pii.customers WHERE customer_id = %s",
+        (customer_id,),
     ).fetchone()
     if stored is None:
         already = conn.execute(

@@ -56,17 +56,20 @@ def migrate(conn: psycopg.Connection, directory: Path = SQL_SCRIPTS_DIR) -> list
     applied_now = []
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
-        conn.execute("CREATE SCHEMA IF NOT EXISTS ops")
-        conn.execute(
-            """
-            CREATE TABLE IF NOT EXISTS ops.schema_migrations (
-                version    integer PRIMARY KEY,
-                name       text NOT NULL,
-                checksum   text NOT NULL,
-                applied_at timestamptz NOT NULL DEFAULT now()
+        # Only a fresh database needs the bookkeeping created: roles that may not create
+        # schemas (the loader, the privacy officer) then run against an up-to-date warehouse.
+        if conn.execute("SELECT to_regclass('ops.schema_migrations')").fetchone()[0] is None:
+            conn.execute("CREATE SCHEMA IF NOT EXISTS ops")
+            conn.execute(
+                """
+                CREATE TABLE ops.schema_migrations (
+                    version    integer PRIMARY KEY,
+                    name       text NOT NULL,
+                    checksum   text NOT NULL,
+                    applied_at timestamptz NOT NULL DEFAULT now()
+                )
+                """
             )
-            """
-        )
         recorded = dict(conn.execute("SELECT version, checksum FROM ops.schema_migrations"))
         for migration in available(directory):
             if migration.version in recorded:

@@ -75,6 +75,7 @@ def test_compose_has_the_warehouse_dagster_storage_user_code_webserver_and_daemo
         "warehouse_postgres",
         "dagster_postgres",
         *DAGSTER_SERVICES,
+        "api",
     }
     for database in ("warehouse_postgres", "dagster_postgres"):
         assert SERVICES[database]["image"].startswith("postgres:")
@@ -89,6 +90,7 @@ def test_compose_has_the_warehouse_dagster_storage_user_code_webserver_and_daemo
         ("user_code", {"warehouse_postgres", "dagster_postgres"}),
         ("webserver", {"dagster_postgres", "user_code"}),
         ("daemon", {"dagster_postgres", "user_code"}),
+        ("api", {"warehouse_postgres"}),
     ],
 )
 def test_services_start_after_what_they_need_is_healthy(service, needs):
@@ -141,7 +143,7 @@ def test_the_webserver_listens_on_3000():
     assert SERVICES["daemon"]["command"][:2] == ["dagster-daemon", "run"]
 
 
-@pytest.mark.parametrize("name", ["Dockerfile_user_code", "Dockerfile_dagster"])
+@pytest.mark.parametrize("name", ["Dockerfile_user_code", "Dockerfile_dagster", "Dockerfile_api"])
 def test_dockerfiles_copy_files_that_exist_and_install_with_the_constraints(name):
     instructions = dockerfile(name)
     assert _values(instructions, "FROM") == ["python:3.11-slim"]
@@ -152,7 +154,8 @@ def test_dockerfiles_copy_files_that_exist_and_install_with_the_constraints(name
     [install] = [run for run in _values(instructions, "RUN") if "pip install" in run]
     assert re.search(r"-c \S*constraints\.txt", install)
     assert _copied_to(instructions, "constraints.txt")
-    assert _copied_to(instructions, "dagster.yaml") == f"{_env(instructions)['DAGSTER_HOME']}/"
+    if name != "Dockerfile_api":
+        assert _copied_to(instructions, "dagster.yaml") == f"{_env(instructions)['DAGSTER_HOME']}/"
 
 
 def _copied_to(instructions, file_name: str) -> str | None:
@@ -278,3 +281,33 @@ def test_pyproject_ships_every_package_of_the_code():
         for init in (PROJECT_DIR / top).rglob("__init__.py")
     }
     assert found == listed
+
+
+def test_the_api_serves_on_8000_as_the_analyst_whose_password_the_database_gets():
+    import tomllib
+
+    command = SERVICES["api"]["command"]
+    [cmd] = _values(dockerfile("Dockerfile_api"), "CMD")
+    assert json.loads(cmd) == command
+    scripts = tomllib.loads((PROJECT_DIR / "pyproject.toml").read_text())["project"]["scripts"]
+    assert command[0] in scripts
+    assert _option(command, "--port") == "8000"
+    assert "8000" in _values(dockerfile("Dockerfile_api"), "EXPOSE")
+    assert SERVICES["api"]["ports"] == ["8000:8000"]
+    assert "8000/health" in " ".join(SERVICES["api"]["healthcheck"]["test"])
+    environment = _environment("api")
+    url = environment["WAREHOUSE_API_DATABASE_URL"]
+    assert url.startswith("postgresql://warehouse_analyst:${WAREHOUSE_ANALYST_PASSWORD}@")
+    assert "@warehouse_postgres:5432/" in url
+    assert "WAREHOUSE_API_TOKEN" in environment
+    # the warehouse database gives the analyst that password when it is created
+    init_script = "./deploy/warehouse-roles.sh"
+    mounts = SERVICES["warehouse_postgres"]["volumes"]
+    assert any(m.startswith(f"{init_script}:/docker-entrypoint-initdb.d/") for m in mounts)
+    assert "WAREHOUSE_ANALYST_PASSWORD" in _environment("warehouse_postgres")
+    script = (PROJECT_DIR / init_script).read_text()
+    assert "CREATE ROLE warehouse_analyst LOGIN PASSWORD" in script
+    assert os.access(PROJECT_DIR / init_script, os.X_OK)
+    instructions = dockerfile("Dockerfile_api")
+    assert "api/ api/" in _values(instructions, "COPY")
+    assert _env(instructions)["PYTHONPATH"] == _values(instructions, "WORKDIR")[-1]

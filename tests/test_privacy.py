@@ -339,3 +339,23 @@ def test_erasure_module_runs_alone_as_in_the_user_code_container(tmp_path, datab
     assert result.returncode == 0, result.stderr
     assert "erasure-requests: files 1 loaded" in result.stdout
     assert conn.execute("SELECT outcome FROM privacy.erasure_log").fetchone() == ("erased",)
+
+
+def test_the_loader_loads_and_the_privacy_officer_erases_with_their_own_roles(
+    tmp_path, database_url, conn
+):
+    lz.write(tmp_path, "products", [lz.product()])
+    broken = json.dumps(lz.customer("000001", last_change="not a date"))
+    lz.write(tmp_path, "customers", [lz.customer("000001"), broken])
+    lz.write(tmp_path, "transactions", [lz.transaction(customer_id="000001")], hour=1)
+    as_loader = make_conninfo(database_url, user="warehouse_loader")
+    summary = load(as_loader, tmp_path, datasets=("products", "customers", "transactions"))
+    assert summary.ok, summary.render()
+    assert conn.execute("SELECT count(*) FROM ops.quarantine").fetchone() == (1,)
+    _requests(tmp_path, [("000001", "person000001@example.com")])
+    as_officer = make_conninfo(database_url, user="warehouse_privacy_officer")
+    summary = load(as_officer, tmp_path, datasets=("erasure-requests",))
+    assert summary.ok, summary.render()
+    assert conn.execute("SELECT outcome FROM privacy.erasure_log").fetchone() == ("erased",)
+    assert conn.execute("SELECT count(*) FROM pii.customers").fetchone() == (0,)
+    assert conn.execute("SELECT count(*) FROM ops.quarantine").fetchone() == (0,)
