@@ -1,8 +1,10 @@
-"""The code location: every asset, check, job, schedule, sensor and resource, wired together."""
+"""The code location: every asset, check, job, schedule, sensor and resource, and the executor,
+wired together."""
 
 from dagster import Definitions
 
 from pipelines.assets import ASSET_CHECKS, DATASET_ASSETS
+from pipelines.executor import warehouse_executor
 from pipelines.jobs import DATASET_JOBS
 from pipelines.resources import RESOURCES
 from pipelines.schedules import SCHEDULES
@@ -15,4 +17,5 @@ defs = Definitions(
     schedules=SCHEDULES,
     sensors=[landing_zone_sensor],
     resources=RESOURCES,
+    executor=warehouse_executor(),
 )
