@@ -22,7 +22,8 @@ COMPOSE = yaml.safe_load((PROJECT_DIR / "docker-compose.yml").read_text())
 SERVICES = COMPOSE["services"]
 INSTANCE = yaml.safe_load((PROJECT_DIR / "dagster.yaml").read_text())
 WORKSPACE = yaml.safe_load((PROJECT_DIR / "workspace.yaml").read_text())
-DAGSTER_SERVICES = ("user_code", "webserver", "daemon")
+DAGSTER_SERVICES = ("user_code", "webserver", "daemon", "worker")
+CELERY = yaml.safe_load((PROJECT_DIR / "celery.yaml").read_text())
 # What the code reads from the environment (etl/settings.py, pipelines/partitions.py).
 USER_CODE_VARIABLES = {
     "DATABASE_URL",
@@ -31,6 +32,8 @@ USER_CODE_VARIABLES = {
     "WAREHOUSE_PSEUDONYM_KEY",
     "WAREHOUSE_TIMEZONE",
     "WAREHOUSE_PARTITIONS_START",
+    "WAREHOUSE_EXECUTOR",
+    "WAREHOUSE_CELERY_BROKER",
 }
 
 
@@ -75,6 +78,7 @@ def test_compose_has_the_warehouse_dagster_storage_user_code_webserver_and_daemo
         "warehouse_postgres",
         "dagster_postgres",
         *DAGSTER_SERVICES,
+        "rabbitmq",
         "api",
     }
     for database in ("warehouse_postgres", "dagster_postgres"):
@@ -87,7 +91,8 @@ def test_compose_has_the_warehouse_dagster_storage_user_code_webserver_and_daemo
 @pytest.mark.parametrize(
     ("service", "needs"),
     [
-        ("user_code", {"warehouse_postgres", "dagster_postgres"}),
+        ("user_code", {"warehouse_postgres", "dagster_postgres", "rabbitmq"}),
+        ("worker", {"warehouse_postgres", "dagster_postgres", "rabbitmq"}),
         ("webserver", {"dagster_postgres", "user_code"}),
         ("daemon", {"dagster_postgres", "user_code"}),
         ("api", {"warehouse_postgres"}),
@@ -311,3 +316,72 @@ def test_the_api_serves_on_8000_as_the_analyst_whose_password_the_database_gets(
     instructions = dockerfile("Dockerfile_api")
     assert "api/ api/" in _values(instructions, "COPY")
     assert _env(instructions)["PYTHONPATH"] == _values(instructions, "WORKDIR")[-1]
+
+
+def test_the_workers_run_the_user_code_image_with_the_same_settings_and_files():
+    worker, user_code = SERVICES["worker"], SERVICES["user_code"]
+    assert worker["image"] == user_code["image"]
+    assert _compose_build("worker") == _compose_build("user_code") == "Dockerfile_user_code"
+    # a step executes with what its run would have had
+    assert worker["environment"] == user_code["environment"]
+    assert worker["volumes"] == user_code["volumes"]
+    # `docker compose up --scale worker=N`: nothing that only one container may have
+    assert not {"container_name", "ports", "hostname"} & set(worker)
+
+
+def test_the_workers_start_dagster_celery_with_the_config_the_runs_read():
+    command = SERVICES["worker"]["command"]
+    assert command[:5] == ["dagster-celery", "worker", "start", "-A", "dagster_celery.app"]
+    importlib.import_module(command[4])
+    instructions = dockerfile("Dockerfile_user_code")
+    config_file = _option(command, "-y")
+    assert config_file == "celery.yaml"
+    assert _copied_to(instructions, config_file) == f"{_values(instructions, 'WORKDIR')[-1]}/"
+    importlib.import_module(_option(command, "-i"))
+    assert _option(command, "-i") == "pipelines.definitions"
+    [install] = [run for run in _values(instructions, "RUN") if "pip install" in run]
+    assert "celery" in re.search(r'"\.\[(.*)\]"', install).group(1).split(",")
+    # every variable celery.yaml reads is given to the code server (runs) and to the workers
+    variables = _instance_variables(CELERY)
+    assert variables == {"WAREHOUSE_CELERY_BROKER"}
+    for service in ("user_code", "worker"):
+        assert variables <= set(_environment(service)), service
+
+
+def test_the_broker_url_names_the_rabbitmq_service_and_its_credentials():
+    rabbitmq = SERVICES["rabbitmq"]
+    assert rabbitmq["image"].startswith("rabbitmq:3")
+    assert "rabbitmq-diagnostics" in rabbitmq["healthcheck"]["test"]
+    credentials = rabbitmq["environment"]
+    url = _environment("worker")["WAREHOUSE_CELERY_BROKER"]
+    user = credentials["RABBITMQ_DEFAULT_USER"].split(":")[0].removeprefix("${")
+    password = credentials["RABBITMQ_DEFAULT_PASS"].split(":")[0].removeprefix("${")
+    assert url == f"pyamqp://${{{user}}}:${{{password}}}@rabbitmq:5672//"
+
+
+def test_the_default_executor_stays_multiprocess_in_compose():
+    assert _environment("user_code")["WAREHOUSE_EXECUTOR"] == "${WAREHOUSE_EXECUTOR:-multiprocess}"
+    defined = {
+        line.split("=", 1)[0]
+        for line in (PROJECT_DIR / ".env").read_text().splitlines()
+        if line and not line.startswith("#")
+    }
+    # `dagster dev` reads .env too: a local run must not need a broker
+    assert "WAREHOUSE_EXECUTOR" not in defined
+
+
+def test_the_celery_extra_pins_dagster_celery_to_the_pinned_dagster_core():
+    pyproject = tomllib.loads((PROJECT_DIR / "pyproject.toml").read_text())
+    extras = pyproject["project"]["optional-dependencies"]
+    pins = dict(
+        line.split("==")
+        for line in (PROJECT_DIR / "constraints.txt").read_text().splitlines()
+        if "==" in line
+    )
+    for requirement in extras["celery"]:
+        name, version = requirement.split("==")
+        assert pins[name] == version, name
+    # libraries release as 0.(core minor + 16).patch with core 1.minor.patch
+    core = pins["dagster"].split(".")
+    assert pins["dagster-celery"] == f"0.{int(core[1]) + 16}.{core[2]}"
+    assert any("celery" in extra for extra in extras["dev"])
