@@ -335,6 +335,48 @@ def marts_refresh(start: date | None, end: date | None, everything: bool) -> Non
     click.echo(f"marts refreshed for {days} days")
 
 
+@main.group("partitions")
+def partitions_group() -> None:
+    """Monthly partitions of transactions, items, quarantine and the load log."""
+
+
+def _month(ctx: click.Context, param: click.Parameter, value: str) -> date:
+    try:
+        return date.fromisoformat(f"{value}-01")
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a month (YYYY-MM)") from None
+
+
+@partitions_group.command("list")
+def partitions_list() -> None:
+    """Every month of every partitioned table: attached (with its rows), or where it went."""
+    from etl.table_partitions import partitions
+
+    with _connection() as conn:
+        for partition in partitions(conn):
+            click.echo(str(partition))
+
+
+@partitions_group.command("detach")
+@click.option("--before", required=True, callback=_month, help="First month to keep (YYYY-MM).")
+@click.option(
+    "--archive",
+    "archive_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write detached transactions and items there (gzipped CSV) and drop them.",
+)
+def partitions_detach(before: date, archive_dir: Path | None) -> None:
+    """Take the months before --before out of transactions, items and quarantine: kept in the
+    schema archive, or written to --archive; quarantine months are dropped (personal data)."""
+    from etl.table_partitions import detach
+
+    with _connection() as conn:
+        detached = detach(conn, before, archive_dir)
+    for partition in detached:
+        click.echo(f"detached {partition}")
+    click.echo(f"{len(detached)} partitions detached")
+
+
 @main.group()
 def db() -> None:
     """The warehouse database: its URL, a psql session, stopping the embedded server."""

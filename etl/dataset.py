@@ -77,6 +77,9 @@ class Dataset:
         erases_on_arrival: its merge may carry out pending erasure requests, taking the erasure
             lock exclusively while it holds it shared; its loads therefore take turns from their
             start, or two of them would each wait for the other's shared lock (a deadlock).
+        staged_months: a query of the months (first days) the staged rows fall in, when its
+            merge writes to tables partitioned by a date of the rows (transactions); without
+            it, only the landing file's month is written (load log, quarantine).
     """
 
     name: str
@@ -86,3 +89,4 @@ class Dataset:
     forget: Callable[[psycopg.Connection, LandingFile], None]
     exclusive: bool = False
     erases_on_arrival: bool = False
+    staged_months: str | None = None

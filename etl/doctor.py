@@ -234,7 +234,8 @@ def _derived_tables(conn: psycopg.Connection) -> Iterator[Finding]:
         """
         SELECT count(*) FROM warehouse.transactions t
         WHERE NOT EXISTS (SELECT 1 FROM warehouse.transaction_items i
-                          WHERE i.transaction_id = t.transaction_id)
+                          WHERE i.transaction_id = t.transaction_id
+                            AND i.transaction_time = t.transaction_time)
         """
     ).fetchone()[0]
     if bare:

@@ -16,7 +16,7 @@ from pathlib import Path
 import orjson
 import psycopg
 
-from etl import cleaning, landing
+from etl import cleaning, landing, table_partitions
 from etl.settings import Settings
 
 _SYSTEM_SCHEMAS = ("pg_catalog", "information_schema", "pg_toast")
@@ -77,10 +77,11 @@ def find_residue(
 ) -> list[Residue]:
     """Where identifiers of erased people remain: every table of every schema, and every file
     under WAREHOUSE_HOME (the embedded database's own files aside), DAGSTER_HOME and
-    `extra_paths`. An empty list is the proof."""
+    `extra_paths`, and the archive files of detached months. An empty list is the proof."""
     people = [person for person in erased_people(conn, settings) if person.identifiers]
     residue = list(_table_residue(conn, people))
-    for root in _written_paths(settings, extra_paths):
+    archives = tuple(path for path in table_partitions.archive_files(conn) if path.exists())
+    for root in _written_paths(settings, (*extra_paths, *archives)):
         residue.extend(_file_residue(root, people))
     return residue
 
@@ -139,10 +140,14 @@ def _table_residue(conn: psycopg.Connection, people: list[ErasedPerson]) -> Iter
             for identifier in person.identifiers
         }
     )
+    # A monthly partition is searched through its parent (020_partitioning.sql), once.
     tables = conn.execute(
         """
-        SELECT table_schema, table_name FROM information_schema.tables
+        SELECT table_schema, table_name FROM information_schema.tables t
         WHERE table_type = 'BASE TABLE' AND table_schema <> ALL(%s)
+          AND NOT EXISTS (
+              SELECT 1 FROM pg_inherits i
+              WHERE i.inhrelid = format('%%I.%%I', t.table_schema, t.table_name)::regclass)
         ORDER BY 1, 2
         """,
         (list(_SYSTEM_SCHEMAS),),
@@ -182,7 +187,7 @@ def _written_paths(settings: Settings, extra_paths: tuple[Path, ...]) -> list[Pa
 def _file_residue(root: Path, people: list[ErasedPerson]) -> Iterator[Residue]:
     # The embedded database's files are the tables searched above, row by row.
     skip = (root / "pgdata").resolve()
-    for path in sorted(root.rglob("*")):
+    for path in [root] if root.is_file() else sorted(root.rglob("*")):
         if not path.is_file() or path.resolve().is_relative_to(skip):
             continue
         try:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import orjson
 import psycopg
 
-from etl import erasure, landing, load_log
+from etl import erasure, landing, load_log, table_partitions
 from etl.dataset import CustomerErased, Dataset, LoadContext
 from etl.landing import LandingFile, LandingFileError
 from etl.load_log import FileLoad
@@ -20,13 +20,24 @@ from etl.validation import RecordError, RecordRejected, decode, validate
 log = logging.getLogger(__name__)
 
 QUARANTINE_TABLE = "ops.quarantine"
-QUARANTINE_COLUMNS = ("dataset", "source_file", "line_number", "errors", "payload")
+QUARANTINE_COLUMNS = (
+    "dataset",
+    "partition_date",
+    "source_file",
+    "line_number",
+    "errors",
+    "payload",
+)
 
 # Advisory lock namespaces. A file's loads take turns; loads of different files run in parallel
 # up to the merge, where one dataset's merges take turns, so that two files sharing a key (a
 # customer updated in two hours) never race or deadlock.
 _FILE_LOCK = 1
 _MERGE_LOCK = 2
+
+# A file whose rows fall in months without partitions is loaded again once they exist; a month
+# detached meanwhile could send it round once more.
+_PARTITION_ATTEMPTS = 3
 
 
 def load_file(
@@ -38,11 +49,39 @@ def load_file(
     A file with changed content first has what its earlier version contributed removed. A file
     that cannot be read whole is rejected: every line read from it goes to quarantine and
     nothing of it is loaded.
+    The monthly partitions the load writes to are created first, outside its transaction (the
+    landing file's month; a transaction of another month sends the file round again).
     Any other error rolls the whole file back and propagates.
     """
-    landing_file = context.landing_file
     started_at = datetime.now(UTC)
-    checksum = landing.checksum(landing_file.path)
+    checksum = landing.checksum(context.landing_file.path)
+    months = {table_partitions.month_of(context.landing_file.partition_date)}
+    for attempt in range(1, _PARTITION_ATTEMPTS + 1):
+        table_partitions.ensure(conn, months)
+        try:
+            return _load(conn, dataset, context, force, checksum, started_at, months)
+        except table_partitions.MonthsMissing as missing:
+            if attempt == _PARTITION_ATTEMPTS:
+                raise
+            months |= missing.months
+    raise AssertionError("unreachable")
+
+
+def _load(
+    conn: psycopg.Connection,
+    dataset: Dataset,
+    context: LoadContext,
+    force: bool,
+    checksum: str,
+    started_at: datetime,
+    months: set[date],
+) -> FileLoad:
+    """load_file's transaction, with the partitions of `months` in place.
+
+    Raises:
+        MonthsMissing: staged rows fall in months without partitions (rolled back).
+    """
+    landing_file = context.landing_file
     with conn.transaction():
         # Two runs given the same file wait for each other here; the second then sees it loaded.
         conn.execute(
@@ -62,7 +101,8 @@ def load_file(
             log.info("%s changed since it was loaded; replacing it", landing_file.relative_path)
             dataset.forget(conn, landing_file)
             conn.execute(
-                "DELETE FROM ops.quarantine WHERE source_file = %s", (landing_file.relative_path,)
+                "DELETE FROM ops.quarantine WHERE source_file = %s AND partition_date = %s",
+                (landing_file.relative_path, landing_file.partition_date),
             )
         context = replace(context, erased=erasure.erased_customers(conn))
         for table in dataset.staging:
@@ -73,6 +113,7 @@ def load_file(
         except LandingFileError as error:
             load = _reject(conn, dataset, context, checksum, str(error))
         else:
+            _check_months(conn, dataset, months)
             _lock_merge(conn, dataset)
             merged = dataset.merge(conn, context)
             load = FileLoad(
@@ -89,6 +130,20 @@ def load_file(
             )
         load_log.record(conn, load, started_at)
     return load
+
+
+def _check_months(conn: psycopg.Connection, dataset: Dataset, months: set[date]) -> None:
+    """Raise MonthsMissing when staged rows fall in a month with no partition yet (rare: a
+    transaction of the month before its landing folder's). Creating it here, inside the load's
+    transaction and after its locks, could deadlock with another load."""
+    if dataset.staged_months is None:
+        return
+    needed = {row[0] for row in conn.execute(dataset.staged_months)}
+    if needed <= months:
+        return
+    absent = table_partitions.missing(conn, needed)
+    if absent:
+        raise table_partitions.MonthsMissing(absent)
 
 
 def record_failure(
@@ -126,7 +181,6 @@ def _stage(conn: psycopg.Connection, dataset: Dataset, context: LoadContext) -> 
     tables = {table.name: table.columns for table in dataset.staging}
     tables[QUARANTINE_TABLE] = QUARANTINE_COLUMNS
     buffer = CopyBuffer(conn, tables)
-    source_file = context.landing_file.relative_path
     counts = _Staged()
     for line in landing.read_lines(context.landing_file):
         counts.read += 1
@@ -144,7 +198,7 @@ def _stage(conn: psycopg.Connection, dataset: Dataset, context: LoadContext) -> 
                 counts.erased += 1
             else:
                 counts.quarantined += 1
-                buffer.add(QUARANTINE_TABLE, _quarantine_row(dataset, source_file, line, rejected))
+                buffer.add(QUARANTINE_TABLE, _quarantine_row(dataset, context, line, rejected))
             continue
         for table, row in rows:
             buffer.add(table, row)
@@ -181,7 +235,6 @@ def _reject(
     log.warning("rejecting %s", reason)
     buffer = CopyBuffer(conn, {QUARANTINE_TABLE: QUARANTINE_COLUMNS})
     rejected = RecordRejected([RecordError("$", f"file rejected, none of it is loaded: {reason}")])
-    source_file = context.landing_file.relative_path
     read = erased = 0
     try:
         for line in landing.read_lines(context.landing_file):
@@ -189,7 +242,7 @@ def _reject(
             if context.erased and context.erased.covers_raw(line.raw, context.pseudonym_key):
                 erased += 1
                 continue
-            buffer.add(QUARANTINE_TABLE, _quarantine_row(dataset, source_file, line, rejected))
+            buffer.add(QUARANTINE_TABLE, _quarantine_row(dataset, context, line, rejected))
     except LandingFileError:
         pass  # the same error again, at the same place: everything readable is buffered
     buffer.flush()
@@ -205,12 +258,13 @@ def _reject(
 
 
 def _quarantine_row(
-    dataset: Dataset, source_file: str, line: landing.Line, rejected: RecordRejected
+    dataset: Dataset, context: LoadContext, line: landing.Line, rejected: RecordRejected
 ) -> tuple[object, ...]:
     payload = line.raw.decode("utf-8", errors="backslashreplace").replace("\x00", "\\x00")
     return (
         dataset.name,
-        source_file,
+        context.landing_file.partition_date,
+        context.landing_file.relative_path,
         line.number,
         orjson.dumps([error.as_json() for error in rejected.errors]).decode(),
         payload,

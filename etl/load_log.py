@@ -43,9 +43,10 @@ def loaded_checksum(conn: psycopg.Connection, landing_file: LandingFile) -> str 
         """
         SELECT checksum FROM ops.load_log
         WHERE source_file = %s AND status IN ('loaded', 'rejected', 'scrubbed')
+          AND partition_date = %s  -- the file's month: one partition of the log is searched
         ORDER BY load_id DESC LIMIT 1
         """,
-        (landing_file.relative_path,),
+        (landing_file.relative_path, landing_file.partition_date),
     ).fetchone()
     return row[0] if row else None
 

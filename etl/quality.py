@@ -233,11 +233,12 @@ def orphans(conn: psycopg.Connection) -> Orphans:
                count(*) FILTER (WHERE EXISTS (
                    SELECT 1 FROM warehouse.transaction_items i
                    WHERE i.transaction_id = t.transaction_id
+                     AND i.transaction_time = t.transaction_time  -- in its month only
                      AND NOT EXISTS (SELECT 1 FROM warehouse.products p WHERE p.sku = i.sku)
                )),
                count(*) FILTER (WHERE erased)
         FROM (
-            SELECT transaction_id,
+            SELECT transaction_id, transaction_time,
                    NOT EXISTS (SELECT 1 FROM warehouse.customers c
                                WHERE c.customer_key = t.customer_key) AS customer_unknown,
                    EXISTS (SELECT 1 FROM privacy.erased_customers e

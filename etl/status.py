@@ -52,6 +52,7 @@ _ORPHANS = """
         count(*) FILTER (WHERE EXISTS (
             SELECT 1 FROM warehouse.transaction_items i
             WHERE i.transaction_id = t.transaction_id
+              AND i.transaction_time = t.transaction_time  -- in its month only
               AND NOT EXISTS (SELECT 1 FROM warehouse.products p WHERE p.sku = i.sku)
         )) AS unknown_product
     FROM warehouse.transactions t

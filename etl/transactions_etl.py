@@ -123,19 +123,33 @@ def merge(conn: psycopg.Connection, context: LoadContext) -> MergeResult:
         """
     )
     # The earliest (file, line) keeps a transaction, whatever order the files are loaded in.
+    # Earlier copies are found in warehouse.transaction_ids (every stored id, unpartitioned), by
+    # primary key, one id at a time: no month's partition is visited.
     conn.execute(
         """
-        DELETE FROM transaction_winners w USING warehouse.transactions t
-        WHERE t.transaction_id = w.transaction_id
-          AND (t.source_file, t.source_line) < (%(file)s, w.source_line)
+        DELETE FROM transaction_winners w
+        WHERE (SELECT (t.source_file, t.source_line) < (%(file)s, w.source_line)
+               FROM warehouse.transaction_ids t WHERE t.transaction_id = w.transaction_id)
         """,
         params,
     )
+    _remove_stored(
+        conn,
+        """
+        DELETE FROM warehouse.transaction_ids
+        WHERE transaction_id = ANY(ARRAY(SELECT transaction_id FROM transaction_winners))
+        RETURNING transaction_id, transaction_time
+        """,
+    )
     conn.execute(
         """
-        DELETE FROM warehouse.transactions t USING transaction_winners w
-        WHERE t.transaction_id = w.transaction_id
-        """
+        INSERT INTO warehouse.transaction_ids (
+            transaction_id, transaction_time, source_file, source_line
+        )
+        SELECT transaction_id, transaction_time, %(file)s, source_line
+        FROM transaction_winners ORDER BY transaction_id
+        """,
+        params,
     )
     conn.execute(
         """
@@ -152,9 +166,10 @@ def merge(conn: psycopg.Connection, context: LoadContext) -> MergeResult:
     conn.execute(
         """
         INSERT INTO warehouse.transaction_items (
-            transaction_id, line_number, sku, quantity, price, total
+            transaction_id, transaction_time, line_number, sku, quantity, price, total
         )
-        SELECT w.transaction_id, i.line_number, i.sku, i.quantity, i.price, i.total
+        SELECT w.transaction_id, w.transaction_time, i.line_number, i.sku, i.quantity, i.price,
+               i.total
         FROM stg_transaction_items i JOIN transaction_winners w USING (source_line)
         """
     )
@@ -189,9 +204,35 @@ def merge(conn: psycopg.Connection, context: LoadContext) -> MergeResult:
 
 def forget(conn: psycopg.Connection, landing_file: LandingFile) -> None:
     """Remove the transactions an earlier version of the file supplied (items and addresses too)."""
-    conn.execute(
-        "DELETE FROM warehouse.transactions WHERE source_file = %s", (landing_file.relative_path,)
+    _remove_stored(
+        conn,
+        """
+        DELETE FROM warehouse.transaction_ids WHERE source_file = %(file)s
+        RETURNING transaction_id, transaction_time
+        """,
+        {"file": landing_file.relative_path},
     )
+
+
+def _remove_stored(
+    conn: psycopg.Connection, query: str, params: dict[str, Any] | None = None
+) -> None:
+    """Delete the transactions whose ids `query` deletes from warehouse.transaction_ids (their
+    delivery addresses go with them by cascade), and their items.
+
+    Their times, passed as values, confine the delete to their months' partitions; usually
+    there are none (a transaction sent again comes later in the landing zone).
+    """
+    removed = conn.execute(query, params).fetchall()
+    if removed:
+        ids, times = zip(*removed, strict=True)
+        conn.execute(
+            """
+            DELETE FROM warehouse.transactions
+            WHERE transaction_time = ANY(%s) AND transaction_id = ANY(%s)
+            """,
+            (sorted(set(times)), list(ids)),
+        )
 
 
 DATASET = Dataset(
@@ -200,6 +241,10 @@ DATASET = Dataset(
     to_staging=to_staging,
     merge=merge,
     forget=forget,
+    # transactions and their items are partitioned by the transaction's month
+    staged_months=(
+        "SELECT DISTINCT date_trunc('month', transaction_time)::date FROM stg_transactions"
+    ),
 )
 
 

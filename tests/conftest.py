@@ -176,3 +176,46 @@ def order_free_checksums(url: str) -> dict[str, str]:
     checksums = table_checksums(url)
     checksums.pop("privacy.erasure_log")
     return checksums
+
+
+def copy_rows(source_url: str, target_url: str) -> None:
+    """Every row of the warehouse's tables (WAREHOUSE_SCHEMAS) in `source_url` into the tables of
+    the same names in `target_url`, in the columns both have: fills a warehouse migrated only up
+    to an earlier script with what today's loader stored. Load ids are given anew, in order."""
+    with psycopg.connect(source_url) as source, psycopg.connect(target_url) as target:
+        target.execute("SET session_replication_role = replica")  # no reference checked
+        source_tables = _table_columns(source)
+        for (schema, table), columns in _table_columns(target).items():
+            kept = set(source_tables.get((schema, table), ())) - {"load_id"}
+            names = ", ".join(f'"{column}"' for column in columns if column in kept)
+            if not names:
+                continue
+            order = "ORDER BY load_id" if table == "load_log" else ""
+            with (
+                source.cursor().copy(
+                    f'COPY (SELECT {names} FROM "{schema}"."{table}" {order}) TO STDOUT'
+                ) as rows_out,
+                target.cursor().copy(f'COPY "{schema}"."{table}" ({names}) FROM STDIN') as rows_in,
+            ):
+                for data in rows_out:
+                    rows_in.write(data)
+        target.commit()
+
+
+def _table_columns(conn: psycopg.Connection) -> dict[tuple[str, str], list[str]]:
+    """The columns of every table of WAREHOUSE_SCHEMAS but the migrations' record."""
+    rows = conn.execute(
+        """
+        SELECT c.table_schema, c.table_name, c.column_name
+        FROM information_schema.columns c
+        JOIN information_schema.tables t USING (table_schema, table_name)
+        WHERE t.table_type = 'BASE TABLE' AND c.table_schema = ANY(%s)
+          AND c.table_name <> 'schema_migrations'
+        ORDER BY c.table_schema, c.table_name, c.ordinal_position
+        """,
+        (list(WAREHOUSE_SCHEMAS),),
+    )
+    tables: dict[tuple[str, str], list[str]] = {}
+    for schema, table, column in rows:
+        tables.setdefault((schema, table), []).append(column)
+    return tables

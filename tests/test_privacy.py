@@ -112,7 +112,11 @@ def test_verifier_finds_no_residue_after_erasure_and_finds_planted_residue(
         assert find_residue(conn, settings) == []
         with conn.transaction(force_rollback=True):
             conn.execute(
-                "INSERT INTO ops.quarantine VALUES ('customers', 'planted', 1, '[]', %s)",
+                """
+                INSERT INTO ops.quarantine (dataset, partition_date, source_file, line_number,
+                                            errors, payload)
+                SELECT 'customers', min(partition_date), 'planted', 1, '[]', %s FROM ops.load_log
+                """,
                 ('{"email": "jacobbarker@example.org"}',),
             )
             residue = find_residue(conn, settings)

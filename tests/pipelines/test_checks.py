@@ -47,8 +47,10 @@ BREAKS = {
     "quarantine without a load": (
         "products",
         "every_record_accounted_for",
-        """INSERT INTO ops.quarantine (dataset, source_file, line_number, errors, payload)
-           VALUES ('products', 'date=2020-01-09/hour=00/products.json.gz', 1, '[]', '{}')""",
+        """INSERT INTO ops.quarantine (dataset, partition_date, source_file, line_number,
+                                          errors, payload)
+           VALUES ('products', '2020-01-09', 'date=2020-01-09/hour=00/products.json.gz', 1,
+                   '[]', '{}')""",
     ),
     "rows from a file never loaded": (
         "transactions",

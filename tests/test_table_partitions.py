@@ -1,0 +1,260 @@
+"""Monthly partitions of transactions, items, quarantine and the load log: created by the loads
+that need them, used by the loads' and the marts' queries, and old months detached or archived.
+"""
+
+import csv
+import gzip
+import io
+import shutil
+import threading
+from datetime import date
+from pathlib import Path
+
+import psycopg
+import pytest
+from click.testing import CliRunner
+
+from etl import table_partitions
+from etl.cli import main as warehouse
+from etl.erasure_proof import find_residue
+from etl.migrations import migrate
+from etl.settings import SQL_SCRIPTS_DIR
+from tests import landing_zone as lz
+from tests.conftest import copy_rows, load, settings_for, table_checksums
+
+MONTHS = (date(2020, 1, 1), date(2020, 2, 1), date(2020, 3, 1))
+PARENTS = (
+    "ops.load_log",
+    "ops.quarantine",
+    "warehouse.transaction_items",
+    "warehouse.transactions",
+)
+
+
+def _landing_zone(root: Path) -> Path:
+    """Customers, transactions (one sent again a month later, one dated the month before its
+    folder) and a broken line, in January, February and March 2020."""
+    for n, month in enumerate(MONTHS, start=1):
+        day = f"{month:%Y-%m}-15"
+        lz.write(root, "customers", [lz.customer(f"{n:06d}")], day, hour=1)
+        sales = [
+            lz.transaction(
+                f"00000000-0000-4000-8000-00000000000{n}",
+                f"{n:06d}",
+                ((99096, n, "21.00"),),
+                transaction_time=f"{day}T02:10:00",
+            ),
+            # the January transaction, sent again
+            lz.transaction(
+                "00000000-0000-4000-8000-000000000001",
+                "000001",
+                ((99096, 1, "21.00"),),
+                transaction_time="2020-01-15T02:10:00",
+            ),
+            b'{"transaction_id": "broken"',
+        ]
+        lz.write(root, "transactions", sales, day, hour=2)
+    # Just before midnight on the last day of February, in March's first folder.
+    late = lz.transaction(
+        "00000000-0000-4000-8000-000000000009",
+        "000002",
+        transaction_time="2020-02-29T23:59:30",
+    )
+    lz.write(root, "transactions", [late], "2020-03-01", hour=0)
+    return root
+
+
+@pytest.fixture
+def loaded(database_url, tmp_path) -> str:
+    summary = load(database_url, _landing_zone(tmp_path / "raw"))
+    assert summary.ok, summary.render()
+    return database_url
+
+
+def _attached(conn) -> dict[tuple[str, date], int]:
+    return {
+        (p.parent, p.month): p.rows
+        for p in table_partitions.partitions(conn)
+        if p.state == "attached"
+    }
+
+
+def test_loads_create_the_months_they_need_and_rows_land_in_their_month(loaded, conn):
+    attached = _attached(conn)
+    assert set(attached) == {(parent, month) for parent in PARENTS for month in MONTHS}
+    # three transactions in their own months, the late one in February though its folder is
+    # in March; the one sent again stored once
+    assert attached["warehouse.transactions", MONTHS[0]] == 1
+    assert attached["warehouse.transactions", MONTHS[1]] == 2
+    assert attached["warehouse.transactions", MONTHS[2]] == 1
+    assert attached["warehouse.transaction_items", MONTHS[1]] == 2
+    assert attached["ops.quarantine", MONTHS[2]] == 1
+    assert attached["ops.load_log", MONTHS[2]] == 3
+    assert conn.execute("SELECT count(*) FROM warehouse.transaction_ids").fetchone()[0] == 4
+    # the parents hold no row of their own, and nobody may reach a partition but through them
+    for parent in PARENTS:
+        only = conn.execute(f"SELECT count(*) FROM ONLY {parent}").fetchone()[0]
+        assert only == 0
+    for role in ("warehouse_loader", "warehouse_analyst", "warehouse_privacy_officer"):
+        assert not conn.execute(
+            "SELECT has_table_privilege(%s, 'partitions.ops_quarantine_2020_01', 'SELECT')",
+            (role,),
+        ).fetchone()[0]
+
+
+def test_the_loads_and_marts_queries_read_one_month(loaded, conn):
+    def plan(query: str, *params: object) -> str:
+        """The partitions the query read (those pruned while it ran are `never executed`)."""
+        rows = conn.execute(
+            f"EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) {query}", params
+        ).fetchall()
+        return "\n".join(row[0] for row in rows if "never executed" not in row[0])
+
+    day = plan("SELECT * FROM marts.transactions_on(ARRAY['2020-02-10'::date])")
+    assert "warehouse_transactions_2020_02" in day
+    assert "2020_01" not in day and "2020_03" not in day
+    checksum = plan(
+        "SELECT checksum FROM ops.load_log WHERE source_file = %s AND partition_date = %s",
+        "date=2020-02-15/hour=02/transactions.json.gz",
+        date(2020, 2, 15),
+    )
+    assert "ops_load_log_2020_02" in checksum and "2020_01" not in checksum
+    items = plan(
+        """
+        SELECT * FROM warehouse.transaction_items
+        WHERE transaction_id = '00000000-0000-4000-8000-000000000002'
+          AND transaction_time = '2020-02-15 02:10:00'
+        """
+    )
+    assert "2020_02" in items and "2020_01" not in items and "2020_03" not in items
+
+
+def test_loading_again_finds_everything_loaded_and_changes_nothing(loaded, tmp_path):
+    before = table_checksums(loaded)
+    summary = load(loaded, tmp_path / "raw")
+    assert set(summary.datasets["transactions"].files) == {"unchanged"}
+    summary = load(loaded, tmp_path / "raw", force=True)
+    assert summary.ok
+    assert table_checksums(loaded) == before
+
+
+def test_loaders_needing_the_same_new_month_create_it_once(database_url):
+    errors, created = [], []
+
+    def create() -> None:
+        try:
+            with psycopg.connect(database_url) as conn:
+                created.append(table_partitions.ensure(conn, [date(2021, 6, 1)]))
+        except Exception as error:  # collected, the test fails on it
+            errors.append(error)
+
+    threads = [threading.Thread(target=create) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert not errors
+    assert sum(created) == len(PARENTS)
+    with psycopg.connect(database_url) as conn:
+        assert table_partitions.missing(conn, [date(2021, 6, 1)]) == set()
+
+
+def test_the_migration_partitions_an_existing_warehouse(loaded, new_database, tmp_path):
+    earlier = tmp_path / "sql"
+    earlier.mkdir()
+    for script in sorted(SQL_SCRIPTS_DIR.glob("0[01]*.sql")):
+        shutil.copy(script, earlier)
+    url = new_database()
+    with psycopg.connect(url) as conn:
+        migrate(conn, earlier)
+    copy_rows(loaded, url)  # the tables as 001 made them, holding the same rows
+    with psycopg.connect(url) as conn:
+        assert migrate(conn) == ["020_partitioning.sql"]
+    assert table_checksums(url) == table_checksums(loaded)
+    with psycopg.connect(url) as conn, psycopg.connect(loaded) as reference:
+        assert _attached(conn) == _attached(reference)
+        log = "SELECT source_file, checksum, status, records_read FROM ops.load_log ORDER BY 1, 2"
+        assert conn.execute(log).fetchall() == reference.execute(log).fetchall()
+        # new loads take load ids after the moved ones
+        conn.execute(
+            """
+            INSERT INTO ops.load_log (dataset, partition_date, partition_hour, source_file,
+                                      checksum, status, started_at)
+            VALUES ('products', '2020-01-01', 0, 'x', 'x', 'failed', now())
+            """
+        )
+        newest = conn.execute("SELECT max(load_id) FROM ops.load_log").fetchone()[0]
+        assert newest > reference.execute("SELECT max(load_id) FROM ops.load_log").fetchone()[0]
+
+
+def test_detach_archives_old_months_and_later_loads_leave_them_out(loaded, tmp_path):
+    archive = tmp_path / "archive"
+    result = CliRunner().invoke(
+        warehouse,
+        ["partitions", "detach", "--before", "2020-03", "--archive", str(archive)],
+        env={"DATABASE_URL": loaded},
+    )
+    assert result.exit_code == 0, result.output
+    assert "6 partitions detached" in result.output
+    with psycopg.connect(loaded) as conn:
+        attached = _attached(conn)
+        assert {month for _, month in attached if _ != "ops.load_log"} == {MONTHS[2]}
+        # the load log keeps every month
+        assert {m for p, m in attached if p == "ops.load_log"} == set(MONTHS)
+        states = {
+            (p.parent, p.month): p.state
+            for p in table_partitions.partitions(conn)
+            if p.state != "attached"
+        }
+    assert states == {
+        **{("warehouse.transactions", m): "archived" for m in MONTHS[:2]},
+        **{("warehouse.transaction_items", m): "archived" for m in MONTHS[:2]},
+        **{("ops.quarantine", m): "dropped" for m in MONTHS[:2]},
+    }
+    with gzip.open(archive / "warehouse.transactions_2020-02.csv.gz", "rt") as archived:
+        rows = list(csv.DictReader(io.StringIO(archived.read())))
+    assert sorted(row["transaction_id"][-1] for row in rows) == ["2", "9"]
+    # the old files are known as loaded: nothing of their months comes back
+    summary = load(loaded, tmp_path / "raw")
+    assert summary.ok
+    assert set(summary.datasets["transactions"].files) == {"unchanged"}
+    with psycopg.connect(loaded) as conn:
+        assert conn.execute("SELECT count(*) FROM warehouse.transactions").fetchone()[0] == 1
+        listed = CliRunner().invoke(warehouse, ["partitions", "list"], env={"DATABASE_URL": loaded})
+        assert "warehouse.transactions 2020-01 archived 1 rows" in listed.output
+
+
+def test_detach_without_archive_keeps_the_months_in_the_archive_schema(loaded):
+    with psycopg.connect(loaded) as conn:
+        detached = table_partitions.detach(conn, date(2020, 2, 1))
+        assert {(p.parent, p.state) for p in detached} == {
+            ("warehouse.transactions", "kept"),
+            ("warehouse.transaction_items", "kept"),
+            ("ops.quarantine", "dropped"),
+        }
+        kept = conn.execute(
+            "SELECT count(*) FROM archive.warehouse_transactions_2020_01"
+        ).fetchone()[0]
+        assert kept == 1
+        assert conn.execute("SELECT count(*) FROM warehouse.transactions").fetchone()[0] == 3
+
+
+def test_verify_erasure_searches_the_archive_files(loaded, tmp_path):
+    archive = tmp_path / "archive"
+    settings = settings_for(loaded, tmp_path / "raw")
+    with psycopg.connect(loaded) as conn:
+        table_partitions.detach(conn, date(2020, 2, 1), archive)
+        conn.execute(
+            """
+            INSERT INTO privacy.erased_customers (customer_key, customer_id, request_id)
+            SELECT customer_key, customer_id, 'test' FROM pii.customers
+            WHERE customer_id = '000001'
+            """
+        )
+        before = {residue.place for residue in find_residue(conn, settings)}
+        # archives hold pseudonyms and areas, nothing that names the person
+        assert not [place for place in before if str(archive) in place]
+        planted = archive / "warehouse.transactions_2020-01.csv.gz"
+        planted.write_bytes(gzip.compress(b"person000001@example.com\n"))
+        after = {residue.place for residue in find_residue(conn, settings)}
+    assert after - before == {f"file {planted.resolve()}"}
