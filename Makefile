@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install run dagster api test lint format lock clean
+.PHONY: install run dagster api test bench-scale lint format lock clean
 
 $(BIN)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,13 @@ api: install
 
 test: install
 	$(BIN)/pytest
+
+# Backfill throughput on 1 and 2 Celery workers, and a file's load time into an empty warehouse
+# against one holding months of history (README, Capacity plan). Needs RabbitMQ on :5672.
+# Override e.g. BENCH_SCALE_ARGS="--hours 16 --history-months 6".
+BENCH_SCALE_ARGS ?=
+bench-scale: install
+	$(BIN)/python -m bench.scale_out $(BENCH_SCALE_ARGS)
 
 lint: install
 	$(BIN)/ruff check .
