@@ -4,11 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-<<<<<<< HEAD
-.PHONY: install run test lint format lock clean dagster
-=======
-.PHONY: install run api test lint format lock clean
->>>>>>> issue-8
+.PHONY: install run dagster api test lint format lock clean
 
 $(BIN)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -22,18 +18,16 @@ run: install
 	$(BIN)/warehouse run --raw-data raw_data
 	$(BIN)/warehouse status
 
-<<<<<<< HEAD
 # The Dagster UI on http://localhost:3000 (webserver, daemon and code location in one command),
 # on the same warehouse as `make run`; Dagster's own instance is kept in .dagster_home/.
 dagster: install
 	mkdir -p .dagster_home
 	DAGSTER_HOME=$(CURDIR)/.dagster_home $(BIN)/dagster dev -m pipelines.definitions
-=======
+
 # Serve the marts over HTTP on http://127.0.0.1:8000 (docs at /docs), from the same warehouse.
 # Needs a token: WAREHOUSE_API_TOKEN=local-dev-token make api
 api: install
 	$(BIN)/warehouse-api
->>>>>>> issue-8
 
 test: install
 	$(BIN)/pytest
