@@ -118,18 +118,22 @@ def merge(conn: psycopg.Connection, context: LoadContext) -> MergeResult:
         """
     )
     # The earliest (file, line) keeps a transaction, whatever order the files are loaded in.
+    # Both statements look the file's ids up in the primary key, one by one: written as joins,
+    # the planner would rather scan the whole table once it is large, and each file would take
+    # longer as the warehouse grows. (A scalar subquery and `= ANY(ARRAY(...))` cannot be
+    # turned into a join.)
     conn.execute(
         """
-        DELETE FROM transaction_winners w USING warehouse.transactions t
-        WHERE t.transaction_id = w.transaction_id
-          AND (t.source_file, t.source_line) < (%(file)s, w.source_line)
+        DELETE FROM transaction_winners w
+        WHERE (SELECT (t.source_file, t.source_line) < (%(file)s, w.source_line)
+               FROM warehouse.transactions t WHERE t.transaction_id = w.transaction_id)
         """,
         params,
     )
     conn.execute(
         """
-        DELETE FROM warehouse.transactions t USING transaction_winners w
-        WHERE t.transaction_id = w.transaction_id
+        DELETE FROM warehouse.transactions
+        WHERE transaction_id = ANY(ARRAY(SELECT transaction_id FROM transaction_winners))
         """
     )
     conn.execute(
