@@ -148,6 +148,8 @@ DATASET = Dataset(
     to_staging=to_staging,
     merge=merge,
     forget=forget,
+    # a merge carries out pending erasures of arriving customers (erasure.resolve_pending)
+    parallel=False,
 )
 
 

@@ -74,6 +74,9 @@ class Dataset:
         forget: removes what an earlier version of a landing file contributed, before that file
             is loaded again because its content changed.
         exclusive: its loads run alone (erasure): no other load runs while one of its files does.
+        parallel: its files may load in several processes at once (`warehouse run --workers`).
+            Not when a merge can take the erasure lock exclusively while a sibling load of the
+            same dataset holds it shared and waits for the merge lock: they would deadlock.
     """
 
     name: str
@@ -82,3 +85,4 @@ class Dataset:
     merge: Callable[[psycopg.Connection, LoadContext], MergeResult]
     forget: Callable[[psycopg.Connection, LandingFile], None]
     exclusive: bool = False
+    parallel: bool = True

@@ -117,6 +117,7 @@ DATASET = Dataset(
     merge=carry_out,
     forget=forget,
     exclusive=True,
+    parallel=False,
 )
 
 
