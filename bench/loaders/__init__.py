@@ -1,0 +1,59 @@
+"""The loaders the benchmark measures; each loads the transactions of a landing zone.
+
+Every loader module has `load(database_url, raw_data, options) -> Loaded`, and runs in a fresh
+subprocess of its own (see bench/measure.py), into a fresh database.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+
+# name -> module, in the order the report lists them: the limit first.
+LOADERS = {
+    "bare_copy": "bench.loaders.bare_copy",
+    "pipeline": "bench.loaders.pipeline",
+    "dlt": "bench.loaders.dlt_merge",
+    "row_by_row": "bench.loaders.row_by_row",
+}
+LIMIT = "bare_copy"
+
+# What every loader loads: the transactions of the landing zone, the datasets the sizes count.
+DATASET = "transactions"
+
+
+@dataclass(frozen=True)
+class LoadOptions:
+    """How a loader may run: worker processes, a time cap, the pseudonym key, a date range."""
+
+    workers: int = 1
+    cap_seconds: float | None = None
+    pseudonym_key: bytes = b"bench-pseudonym-key-not-a-secret-0000"
+    start: str | None = None
+    end: str | None = None
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """What a loader did: records it processed, and whether it stopped at its time cap."""
+
+    records: int
+    capped: bool = False
+
+
+def module(name: str) -> ModuleType:
+    """The module of the loader called `name`."""
+    return importlib.import_module(LOADERS[name])
+
+
+def transaction_files(raw_data: Path, options: LoadOptions) -> list[Path]:
+    """The landing zone's transaction files in the order the pipeline loads them."""
+    from datetime import date
+
+    from etl.landing import discover
+
+    start = date.fromisoformat(options.start) if options.start else None
+    end = date.fromisoformat(options.end) if options.end else None
+    return [f.path for f in discover(raw_data, (DATASET,), start, end)]
