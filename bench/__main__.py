@@ -12,6 +12,7 @@ import os
 import platform
 import shlex
 import sys
+from contextlib import ExitStack
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,10 +22,10 @@ import psutil
 import psycopg
 
 from bench import report
-from bench.inputs import Input, prepare
-from bench.loaders import LOADERS, LoadOptions
+from bench.inputs import PER_DAY, Input, prepare
+from bench.loaders import LIMIT, LOADERS, LoadOptions
 from bench.measure import Measurement, measure
-from bench.server import Server
+from bench.server import EMBEDDED_SETTINGS, Server
 from etl.settings import PROJECT_DIR
 
 DEFAULT_OUT = PROJECT_DIR / "bench" / "results"
@@ -69,11 +70,27 @@ def _sizes(ctx: click.Context, param: click.Parameter, value: str) -> list[int]:
     "Default: an embedded PostgreSQL in a temporary directory.",
 )
 @click.option(
+    "--server-setting",
+    "server_settings",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="A setting of the embedded server (repeatable; replaces the defaults "
+    f"{', '.join(f'{k}={v}' for k, v in EMBEDDED_SETTINGS.items())}; "
+    "--server-setting default keeps PostgreSQL's own).",
+)
+@click.option(
     "--row-by-row-cap",
     type=float,
     default=20.0,
     show_default=True,
     help="Seconds the row-by-row loader runs before it stops and is extrapolated.",
+)
+@click.option(
+    "--per-day",
+    type=click.IntRange(min=1),
+    default=PER_DAY,
+    show_default=True,
+    help="Transactions per day of generated drops; a day is a batch of the growth check.",
 )
 @click.option("--growth/--no-growth", default=True, show_default=True)
 @click.option(
@@ -89,7 +106,9 @@ def main(
     workers: int,
     loaders: str,
     database_url: str | None,
+    server_settings: tuple[str, ...],
     row_by_row_cap: float,
+    per_day: int,
     growth: bool,
     out: Path,
 ) -> None:
@@ -99,7 +118,7 @@ def main(
         raise click.BadParameter(f"unknown loaders {sorted(unknown)}; known: {list(LOADERS)}")
     chosen = [name for name in LOADERS if name in chosen]
     caps = {"row_by_row": row_by_row_cap}
-    with Server(database_url) as server:
+    with Server(database_url, _settings(server_settings)) as server:
         click.echo(f"server: {server.describe()}")
         results = {
             "command": _command_line(),
@@ -113,12 +132,14 @@ def main(
             "sizes": [],
         }
         for size in sizes:
-            prepared = prepare(out / "inputs", size)
+            prepared = prepare(out / "inputs", size, per_day)
             click.echo(f"input: {prepared.transactions:,} transactions in {prepared.files} files")
             runs = _measure_size(server, prepared, chosen, repeats, workers, caps)
             results["sizes"].append(report.summarise_size(prepared, runs))
+        growing = [name for name in ("pipeline", LIMIT) if name in chosen]
         if growth and "pipeline" in chosen and len(prepared.days) > 1:
-            results["growth"] = report.summarise_growth(_growth(server, prepared, workers))
+            batches = _growth(server, prepared, growing, workers)
+            results["growth"] = report.summarise_growth(batches)
     paths = report.write(results, out)
     click.echo(paths["markdown"].read_text())
     click.echo("wrote " + ", ".join(str(path) for path in paths.values()))
@@ -157,28 +178,50 @@ def _measure_size(
     return runs
 
 
-def _growth(server: Server, prepared: Input, workers: int) -> list[dict]:
-    """The pipeline loading each day of `prepared` in turn into the same warehouse."""
+def _growth(server: Server, prepared: Input, loaders: list[str], workers: int) -> list[dict]:
+    """Each loader loading the days of `prepared` in turn, each into a warehouse of its own.
+
+    The loaders take turns batch by batch (the order swapped each batch), so that the machine's
+    drifts fall on both and the ratio of their rates stays meaningful.
+    """
     batches = []
-    with server.fresh_database(migrated=True) as url:
+    with ExitStack() as stack:
+        urls = {name: stack.enter_context(server.fresh_database(migrated=True)) for name in loaders}
         for number, day in enumerate(prepared.days, start=1):
-            before = _rows_loaded(url, "pipeline")
-            options = LoadOptions(workers=workers, start=day, end=day)
-            measurement = measure("pipeline", url, prepared.path, options)
-            rate = round(measurement.records / measurement.seconds)
-            batches.append(
-                {
-                    "batch": number,
-                    "day": day,
+            batch = {"batch": number, "day": day, "loaders": {}}
+            order = loaders if number % 2 else loaders[::-1]
+            for loader in order:
+                before = _rows_loaded(urls[loader], loader)
+                options = LoadOptions(workers=workers, start=day, end=day)
+                measurement = measure(loader, urls[loader], prepared.path, options)
+                batch["loaders"][loader] = {
                     "rows_before": before,
                     "records": measurement.records,
                     "seconds": round(measurement.seconds, 3),
-                    "records_per_second": rate,
+                    "records_per_second": round(measurement.records / measurement.seconds),
                     "peak_rss_mb": measurement.peak_rss_mb,
                 }
+            batches.append(batch)
+            click.echo(
+                f"  growth batch {number}: "
+                + ", ".join(
+                    f"{name} {entry['records_per_second']:,}/s after {entry['rows_before']:,}"
+                    for name, entry in batch["loaders"].items()
+                )
             )
-            click.echo(f"  growth batch {number}: {before:,} stored before, {rate:,}/s")
     return batches
+
+
+def _settings(given: tuple[str, ...]) -> dict[str, str] | None:
+    """--server-setting values as a dict: None for the defaults, {} for PostgreSQL's own."""
+    if not given:
+        return None
+    if given == ("default",):
+        return {}
+    try:
+        return dict(setting.split("=", 1) for setting in given)
+    except ValueError:
+        raise click.BadParameter("--server-setting takes NAME=VALUE") from None
 
 
 def _rows_loaded(url: str, loader: str) -> int:

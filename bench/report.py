@@ -51,9 +51,26 @@ def summarise_size(prepared: Input, runs: dict[str, list[Measurement]]) -> dict[
 
 
 def summarise_growth(batches: list[dict[str, Any]]) -> dict[str, Any]:
-    """The pipeline loading batch after batch into one warehouse: how the rate holds up."""
-    first, last = batches[0]["records_per_second"], batches[-1]["records_per_second"]
-    return {"batches": batches, "last_to_first": round(last / first, 3)}
+    """Loaders filling one warehouse each, batch after batch: how their rates hold up.
+
+    `last_to_first` compares the last batch's rate with the first's, per loader; with the limit
+    alongside, `ratio_to_limit` per batch shows how much of a change is the server's own.
+    """
+    first, last = batches[0]["loaders"], batches[-1]["loaders"]
+    for batch in batches:
+        limit = batch["loaders"].get(LIMIT)
+        for entry in batch["loaders"].values():
+            if limit:
+                entry["ratio_to_limit"] = round(
+                    entry["records_per_second"] / limit["records_per_second"], 3
+                )
+    return {
+        "batches": batches,
+        "last_to_first": {
+            name: round(last[name]["records_per_second"] / first[name]["records_per_second"], 3)
+            for name in first
+        },
+    }
 
 
 def write(results: dict[str, Any], out: Path) -> dict[str, Path]:
@@ -132,18 +149,27 @@ def _comparison(results: dict[str, Any]) -> list[str]:
 
 
 def _growth_table(growth: dict[str, Any]) -> list[str]:
+    names = list(growth["batches"][0]["loaders"])
     lines = [
-        "Growth: the pipeline loading one day (batch) after another into the same warehouse.",
+        "Growth: each loader loading one day (batch) after another into a warehouse of its own, "
+        "the two taking turns.",
         "",
-        "| Batch | Transactions already stored | Seconds | Transactions/s |",
-        "| ---: | ---: | ---: | ---: |",
+        "| Batch | Transactions already stored | "
+        + " | ".join(f"{_TITLES[name]} transactions/s" for name in names)
+        + (" | pipeline × limit |" if LIMIT in names and "pipeline" in names else " |"),
+        "| ---: | ---: |" + " ---: |" * len(names) + (" ---: |" if LIMIT in names else ""),
     ]
     for batch in growth["batches"]:
-        lines.append(
-            f"| {batch['batch']} | {batch['rows_before']:,} | {batch['seconds']:.1f} "
-            f"| {batch['records_per_second']:,} |"
-        )
-    lines += ["", f"Last batch's rate / first batch's: {growth['last_to_first']:.2f}."]
+        entries = batch["loaders"]
+        cells = [f"{entries[name]['records_per_second']:,}" for name in names]
+        if LIMIT in names and "pipeline" in names:
+            cells.append(f"{entries['pipeline']['ratio_to_limit']:.2f}")
+        before = entries[names[0]]["rows_before"]
+        lines.append(f"| {batch['batch']} | {before:,} | " + " | ".join(cells) + " |")
+    changes = ", ".join(
+        f"{_TITLES[name]} {ratio:.2f}" for name, ratio in growth["last_to_first"].items()
+    )
+    lines += ["", f"Last batch's rate / first batch's: {changes}."]
     return lines
 
 
@@ -165,8 +191,9 @@ def plot(results: dict[str, Any], path: Path) -> None:
             continue
         sizes = [size for size, _ in points]
         rates = [entry["records_per_second"] for _, entry in points]
-        low = [r - size / e["max_seconds"] for r, (size, e) in zip(rates, points, strict=True)]
-        high = [size / e["min_seconds"] - r for r, (size, e) in zip(rates, points, strict=True)]
+        # error bars from the slowest to the fastest run (never below zero: rates are rounded)
+        low = [max(0, r - s / e["max_seconds"]) for r, (s, e) in zip(rates, points, strict=True)]
+        high = [max(0, s / e["min_seconds"] - r) for r, (s, e) in zip(rates, points, strict=True)]
         hollow = any(entry["extrapolated"] for _, entry in points)
         axes.errorbar(
             sizes,
