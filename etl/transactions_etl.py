@@ -165,7 +165,7 @@ def merge(conn: psycopg.Connection, context: LoadContext) -> MergeResult:
         )
         SELECT transaction_id, customer_id, delivery_address, delivery_postcode, delivery_city,
                delivery_country
-        FROM transaction_winners WHERE delivery_address IS NOT NULL
+        FROM transaction_winners WHERE delivery_address IS NOT NULL ORDER BY transaction_id
         """
     )
     loaded, staged, scrubbed, orphans = conn.execute(
