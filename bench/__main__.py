@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import platform
 import shlex
+import signal
 import sys
 from contextlib import ExitStack
 from dataclasses import replace
@@ -23,7 +24,7 @@ import psycopg
 
 from bench import report
 from bench.inputs import PER_DAY, Input, prepare
-from bench.loaders import LIMIT, LOADERS, LoadOptions
+from bench.loaders import CAPPED, LIMIT, LOADERS, LoadOptions
 from bench.measure import Measurement, measure
 from bench.server import EMBEDDED_SETTINGS, Server
 from etl.settings import PROJECT_DIR
@@ -83,7 +84,7 @@ def _sizes(ctx: click.Context, param: click.Parameter, value: str) -> list[int]:
     type=float,
     default=20.0,
     show_default=True,
-    help="Seconds the row-by-row loader runs before it stops and is extrapolated.",
+    help="Seconds each row-by-row loader runs before it stops and is extrapolated.",
 )
 @click.option(
     "--per-day",
@@ -112,12 +113,14 @@ def main(
     growth: bool,
     out: Path,
 ) -> None:
+    # `kill` stops the run like Ctrl-C: databases dropped, the embedded server stopped
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     chosen = [name.strip() for name in loaders.split(",") if name.strip()]
     unknown = set(chosen) - set(LOADERS)
     if unknown:
         raise click.BadParameter(f"unknown loaders {sorted(unknown)}; known: {list(LOADERS)}")
     chosen = [name for name in LOADERS if name in chosen]
-    caps = {"row_by_row": row_by_row_cap}
+    caps = dict.fromkeys(CAPPED, row_by_row_cap)
     with Server(database_url, _settings(server_settings)) as server:
         click.echo(f"server: {server.describe()}")
         results = {

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import psutil
 
-from bench.loaders import LoadOptions, module
+from bench.loaders import LoadOptions, loader
 from etl.settings import PROJECT_DIR
 
 # How often the parent samples the memory of the loader's process tree.
@@ -131,9 +131,9 @@ def main() -> None:
     options = LoadOptions(
         workers=args.workers, cap_seconds=args.cap, start=args.start, end=args.end
     )
-    loader = module(args.loader)
+    load = loader(args.loader)
     started = time.perf_counter()
-    loaded = loader.load(args.database_url, args.raw_data, options)
+    loaded = load(args.database_url, args.raw_data, options)
     seconds = time.perf_counter() - started
     print(json.dumps({**asdict(loaded), "seconds": seconds}))
 

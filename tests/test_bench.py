@@ -5,6 +5,7 @@ import json
 import pytest
 
 from bench.__main__ import main as bench_main
+from bench.loaders import LOADERS
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +26,7 @@ def test_every_loader_is_measured_at_every_size(bench_results):
     results = json.loads((bench_results / "results.json").read_text())
     assert [size["size"] for size in results["sizes"]] == [600]
     for size in results["sizes"]:
-        assert set(size["loaders"]) == {"bare_copy", "pipeline", "dlt", "row_by_row"}
+        assert set(size["loaders"]) == set(LOADERS)
         for name, entry in size["loaders"].items():
             assert len(entry["runs"]) == 2, name
             assert entry["records_per_second"] > 0, name
