@@ -138,7 +138,7 @@ def _comparison(results: dict[str, Any]) -> list[str]:
         return []
     rate = loaders["pipeline"]["records_per_second"]
     parts = [
-        f"{rate / loaders[other]['records_per_second']:.1f}× {_TITLES[other]}"
+        f"{_times(rate / loaders[other]['records_per_second'])} {_TITLES[other]}"
         for other in LOADERS
         if other != "pipeline" and other in loaders
     ]
@@ -147,6 +147,10 @@ def _comparison(results: dict[str, Any]) -> list[str]:
         + ", ".join(parts)
         + "."
     ]
+
+
+def _times(ratio: float) -> str:
+    return f"{ratio:.2f}×" if ratio < 10 else f"{ratio:.0f}×"
 
 
 def _growth_table(growth: dict[str, Any]) -> list[str]:
@@ -181,7 +185,7 @@ def plot(results: dict[str, Any], path: Path) -> None:
     matplotlib.use("Agg")  # files only, no display
     import matplotlib.pyplot as plt
 
-    figure, axes = plt.subplots(figsize=(7, 4.2), dpi=100)
+    figure, axes = plt.subplots(figsize=(9, 4.2), dpi=100)
     for loader in LOADERS:
         points = [
             (size["transactions"], size["loaders"][loader])
@@ -211,7 +215,7 @@ def plot(results: dict[str, Any], path: Path) -> None:
     axes.set_ylabel("transactions per second")
     axes.set_title(f"Load throughput, PostgreSQL {results['server']['version'].split()[0]}")
     axes.grid(True, which="both", alpha=0.3)
-    axes.legend(fontsize="small")
+    axes.legend(fontsize="small", loc="center left", bbox_to_anchor=(1.01, 0.5))
     figure.tight_layout()
     figure.savefig(path)
     plt.close(figure)

@@ -1,4 +1,4 @@
-"""Run datasets over the landing zone: file after file, each in its own transaction."""
+"""Run datasets over the landing zone: file after file, or N at once, each in one transaction."""
 
 from __future__ import annotations
 
