@@ -2,8 +2,9 @@
 
 For each size: generate the input (once; reused by later runs), then `--repeats` rounds, each
 running every loader once in a fresh subprocess into a fresh database, the order rotated each
-round so that drifts in the machine's load fall on every loader alike. Then the growth check:
-the pipeline loading the largest input one day (batch) at a time into one warehouse.
+round so that drifts in the machine's load fall on every loader alike. Then the growth check: the
+pipeline and bare COPY loading the largest input one day (batch) at a time, each into a
+warehouse of its own, taking turns.
 """
 
 from __future__ import annotations

@@ -9,7 +9,10 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
+
+from etl.landing import discover
 
 # name -> "module:function", in the order the report lists them: the limit first.
 LOADERS = {
@@ -54,10 +57,6 @@ def loader(name: str) -> Callable[[str, Path, LoadOptions], Loaded]:
 
 def transaction_files(raw_data: Path, options: LoadOptions) -> list[Path]:
     """The landing zone's transaction files in the order the pipeline loads them."""
-    from datetime import date
-
-    from etl.landing import discover
-
     start = date.fromisoformat(options.start) if options.start else None
     end = date.fromisoformat(options.end) if options.end else None
     return [f.path for f in discover(raw_data, (DATASET,), start, end)]
