@@ -86,3 +86,9 @@ class Dataset:
     forget: Callable[[psycopg.Connection, LandingFile], None]
     exclusive: bool = False
     erases_on_arrival: bool = False
+
+    @property
+    def parallel(self) -> bool:
+        """Whether its files may load in several processes at once (`warehouse run --workers`):
+        not when its loads run alone or take turns anyway."""
+        return not (self.exclusive or self.erases_on_arrival)
