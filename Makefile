@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install run dagster api test bench-scale lint format lock clean
+.PHONY: install run dagster api bench bench-scale test lint format lock clean
 
 $(BIN)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,12 @@ api: install
 
 test: install
 	$(BIN)/pytest
+
+# Throughput and memory of the pipeline against bare COPY, row-by-row inserts and dlt (see README).
+# Override e.g. BENCH_ARGS="--sizes 100000,1000000 --repeats 3 --database-url postgresql://...".
+BENCH_ARGS ?=
+bench: install
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 # Backfill throughput on 1 and 2 Celery workers, and a file's load time into an empty warehouse
 # against one holding months of history (README, Capacity plan). Needs RabbitMQ on :5672.

@@ -32,6 +32,9 @@ _UK_POSTCODE = re.compile(r"^([A-Z]{1,2}[0-9][A-Z0-9]?)([0-9][A-Z]{2})$")
 # Irish Eircode: routing key (A99, or D6W) and a four-character unique identifier.
 _EIRCODE = re.compile(r"^([A-Z][0-9]{2}|D6W)([0-9A-Z]{4})$")
 _SPACES = re.compile(r"\s+")
+# What text() changes: whitespace at either end, a run of it, or any whitespace but a plain space
+# (line breaks included: every line break is whitespace to `\s` and to str.split alike).
+_UNTIDY_TEXT = re.compile(r"\A | \Z|  |[^\S ]")
 
 
 def text(value: str | None) -> str | None:
@@ -41,6 +44,8 @@ def text(value: str | None) -> str | None:
     """
     if value is None:
         return None
+    if value and not _UNTIDY_TEXT.search(value):
+        return value  # already tidy, the common case: one regex scan instead of splitting
     lines = [" ".join(part.split()) for part in value.strip().splitlines()]
     cleaned = "\n".join(line for line in lines if line)
     return cleaned or None

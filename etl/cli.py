@@ -62,17 +62,30 @@ def run_options(command: Callable[..., Any]) -> Callable[..., Any]:
             is_flag=True,
             help="Reload files even when unchanged since their last load (a replay).",
         ),
+        click.option(
+            "--workers",
+            type=click.IntRange(min=1),
+            default=os.cpu_count() or 1,
+            show_default="number of cores",
+            help="Files of a dataset loaded at once, each in its own process.",
+        ),
     ]
     return functools.reduce(lambda wrapped, option: option(wrapped), reversed(options), command)
 
 
 def _run(
-    datasets: tuple[str, ...], raw_data: Path | None, start, end, verbose: bool, force: bool
+    datasets: tuple[str, ...],
+    raw_data: Path | None,
+    start,
+    end,
+    verbose: bool,
+    force: bool,
+    workers: int,
 ) -> None:
     from etl.runner import run
 
     configure_logging(verbose)
-    summary = run(_settings(raw_data), datasets, start, end, force=force)
+    summary = run(_settings(raw_data), datasets, start, end, force=force, workers=workers)
     click.echo(summary.render())
     # 1: some files failed (the others loaded); 2: the run stopped, the database out of reach
     sys.exit(2 if summary.aborted else 0 if summary.ok else 1)
@@ -97,10 +110,16 @@ def main() -> None:
 )
 @run_options
 def run(
-    datasets: tuple[str, ...], raw_data: Path | None, start, end, verbose: bool, force: bool
+    datasets: tuple[str, ...],
+    raw_data: Path | None,
+    start,
+    end,
+    verbose: bool,
+    force: bool,
+    workers: int,
 ) -> None:
     """Load new and changed landing files; unchanged files are skipped."""
-    _run(datasets or DATASETS, raw_data, start, end, verbose, force)
+    _run(datasets or DATASETS, raw_data, start, end, verbose, force, workers)
 
 
 def standalone_main(dataset: Dataset) -> None:
@@ -108,8 +127,10 @@ def standalone_main(dataset: Dataset) -> None:
 
     @click.command(help=f"Load the {dataset.name} landing files into the warehouse.")
     @run_options
-    def command(raw_data: Path | None, start, end, verbose: bool, force: bool) -> None:
-        _run((dataset.name,), raw_data, start, end, verbose, force)
+    def command(
+        raw_data: Path | None, start, end, verbose: bool, force: bool, workers: int
+    ) -> None:
+        _run((dataset.name,), raw_data, start, end, verbose, force, workers)
 
     command()
 

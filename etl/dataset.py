@@ -90,3 +90,9 @@ class Dataset:
     exclusive: bool = False
     erases_on_arrival: bool = False
     staged_months: str | None = None
+
+    @property
+    def parallel(self) -> bool:
+        """Whether its files may load in several processes at once (`warehouse run --workers`):
+        not when its loads run alone or take turns anyway."""
+        return not (self.exclusive or self.erases_on_arrival)

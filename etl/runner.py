@@ -1,13 +1,16 @@
-"""Run datasets over the landing zone: file after file, each in its own transaction."""
+"""Run datasets over the landing zone: file after file, or N at once, each in one transaction."""
 
 from __future__ import annotations
 
 import importlib
 import logging
+import multiprocessing
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from itertools import repeat
 
 import psycopg
 from tenacity import (
@@ -123,6 +126,7 @@ def run(
     show_progress: bool | None = None,
     force: bool = False,
     hour: int | None = None,
+    workers: int = 1,
 ) -> RunSummary:
     """Load every landing file of `datasets` dated start..end (inclusive), oldest first.
 
@@ -133,11 +137,14 @@ def run(
     reloads files even when their content has not changed since they were loaded (a replay).
     `hour` restricts the run to that hour's folders (one hourly partition, with start = end).
     The run ends by refreshing the marts for the days its loads changed (etl/marts.py).
+    With `workers` > 1 the files of a dataset that allows it load in that many processes at
+    once; every file of a dataset is loaded before the next dataset starts.
     """
     summary = RunSummary()
     url = database_url(settings)
     selected = [name for name in DATASETS if name in set(datasets)]
     conn = None
+    pool: Executor | None = None
     try:
         for attempt in _retrying("migrating the warehouse"):
             with attempt:
@@ -152,22 +159,18 @@ def run(
             # disable=None: a bar on a terminal, plain log lines otherwise
             disable = None if show_progress is None else not show_progress
             progress = tqdm(files, desc=name, unit="file", disable=disable)
+            if workers > 1 and len(files) > 1 and dataset(name).parallel:
+                pool = pool or _worker_pool(url, workers)
+                for load in _load_in_pool(pool, name, settings, files, force):
+                    progress.update()
+                    summary.add(load)
+                    _log_load(load)
+                progress.close()
+                continue
             for landing_file in progress:
                 conn, load = _load_one(conn, url, dataset(name), settings, landing_file, force)
                 summary.add(load)
-                if load.status != "unchanged":
-                    log.info(
-                        "%s %s: read %d, loaded %d, duplicate %d, quarantined %d, erased %d, "
-                        "orphans %d",
-                        load.status,
-                        landing_file.relative_path,
-                        load.read,
-                        load.loaded,
-                        load.duplicate,
-                        load.quarantined,
-                        load.erased,
-                        load.orphans,
-                    )
+                _log_load(load)
         conn = _refresh_marts(conn, url)
     except DatabaseUnavailable as error:
         summary.aborted = str(error)
@@ -178,12 +181,29 @@ def run(
     finally:
         if conn is not None:
             conn.close()
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
     if summary.aborted:
         log.error("run stopped: %s", summary.aborted)
     summary.unrecognised = landing.unrecognised(settings.raw_data_dir)
     for entry in summary.unrecognised:
         log.warning("not loaded: %s: %s", entry.relative_path, entry.reason)
     return summary
+
+
+def _log_load(load: FileLoad) -> None:
+    if load.status != "unchanged":
+        log.info(
+            "%s %s: read %d, loaded %d, duplicate %d, quarantined %d, erased %d, orphans %d",
+            load.status,
+            load.landing_file.relative_path,
+            load.read,
+            load.loaded,
+            load.duplicate,
+            load.quarantined,
+            load.erased,
+            load.orphans,
+        )
 
 
 def _load_one(
@@ -276,3 +296,47 @@ def _retrying(what: str) -> Retrying:
         before_sleep=log_retry,
         reraise=True,
     )
+
+
+# Worker processes. Each holds its own connection and loads one file at a time with _load_one,
+# exactly as a sequential run does: the per-file and merge advisory locks of etl/file_load.py
+# keep parallel loads of one dataset apart where they touch the same keys.
+_worker_url = ""
+_worker_conn: psycopg.Connection | None = None
+
+
+def _worker_pool(url: str, workers: int) -> Executor:
+    """Processes started afresh (spawn): a forked child would share the parent's connection."""
+    return ProcessPoolExecutor(
+        workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_start_worker,
+        initargs=(url, logging.getLogger().level),
+    )
+
+
+def _start_worker(url: str, log_level: int) -> None:
+    global _worker_url, _worker_conn
+    logging.basicConfig(level=log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    _worker_url, _worker_conn = url, connect(url)
+
+
+def _load_in_worker(
+    name: str, settings: Settings, landing_file: landing.LandingFile, force: bool
+) -> FileLoad:
+    global _worker_conn
+    _worker_conn, load = _load_one(
+        _worker_conn, _worker_url, dataset(name), settings, landing_file, force
+    )
+    return load
+
+
+def _load_in_pool(
+    pool: Executor,
+    name: str,
+    settings: Settings,
+    files: list[landing.LandingFile],
+    force: bool,
+) -> Iterator[FileLoad]:
+    """Each file's load, in the order of `files`, as the workers finish them."""
+    yield from pool.map(_load_in_worker, repeat(name), repeat(settings), files, repeat(force))

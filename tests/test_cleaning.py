@@ -1,6 +1,8 @@
 """Cleaning rules: whitespace, e-mails, phone numbers, postcodes."""
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from etl import cleaning
 
@@ -19,6 +21,14 @@ from etl import cleaning
 )
 def test_text(raw, expected):
     assert cleaning.text(raw) == expected
+
+
+@given(st.text(max_size=30) | st.text(alphabet="ab \t\n\r\x0b\x1c\x85\u2028\u3000", max_size=12))
+def test_text_fast_path_changes_nothing_the_full_rule_would_keep(raw):
+    """text() returns tidy values untouched without splitting them; the result is the same."""
+    lines = [" ".join(part.split()) for part in raw.strip().splitlines()]
+    full_rule = "\n".join(line for line in lines if line) or None
+    assert cleaning.text(raw) == full_rule
 
 
 @pytest.mark.parametrize(

@@ -165,3 +165,11 @@ def test_status_json_matches_the_tables(sample_url, sample_data, monkeypatch):
         assert report == json.loads(json.dumps(status(conn), default=str))
     assert report["transactions"]["partitions"] == 744
     assert report["transactions"]["duplicates"] == 36
+
+
+def test_parallel_workers_give_the_same_warehouse(new_database, sample_data, sample_checksums):
+    url = new_database()
+    summary = load(url, sample_data, workers=2)
+    assert summary.ok, summary.render()
+    assert summary.datasets["transactions"].files == Counter(loaded=744)
+    assert table_checksums(url) == sample_checksums

@@ -1,0 +1,1 @@
+"""Benchmarks: the warehouse loader against bare COPY, row-by-row inserts and dlt (`make bench`)."""

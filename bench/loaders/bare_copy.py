@@ -1,0 +1,124 @@
+"""The limit: the same files read, parsed and COPYed into the same tables, with no validation.
+
+Only what the target tables demand is computed: the customer's pseudonym (a constrained column).
+No schema check, no cleaning, no duplicate handling, no quarantine, no load log. Files load in
+parallel over `workers` processes, each file in one transaction, like the pipeline.
+"""
+
+from __future__ import annotations
+
+import gzip
+from multiprocessing import Pool
+from pathlib import Path
+
+import orjson
+import psycopg
+
+from bench.loaders import Loaded, LoadOptions, prepare_months, transaction_files
+from etl.pseudonym import customer_key
+
+# Records per round of COPYs: ids and transactions first, then their items and addresses
+# (foreign keys).
+_BATCH_RECORDS = 5000
+_TABLES = (
+    ("warehouse.transaction_ids", "transaction_id, transaction_time, source_file, source_line"),
+    (
+        "warehouse.transactions",
+        "transaction_id, customer_key, transaction_time, delivery_city, delivery_country, "
+        "total_cost, source_file, source_line",
+    ),
+    (
+        "warehouse.transaction_items",
+        "transaction_id, transaction_time, line_number, sku, quantity, price, total",
+    ),
+    ("pii.delivery_addresses", "transaction_id, customer_id, address, postcode, city, country"),
+)
+
+_conn: psycopg.Connection | None = None
+_key = b""
+
+
+def load(database_url: str, raw_data: Path, options: LoadOptions) -> Loaded:
+    """COPY every transaction file under `raw_data`; return the records sent."""
+    files = [
+        (path, path.relative_to(raw_data).as_posix())
+        for path in transaction_files(raw_data, options)
+    ]
+    prepare_months(database_url, raw_data, options)
+    init = (database_url, options.pseudonym_key)
+    if options.workers <= 1:
+        _connect(*init)
+        return Loaded(sum(_load_file(*file) for file in files))
+    with Pool(options.workers, initializer=_connect, initargs=init) as pool:
+        return Loaded(sum(pool.starmap(_load_file, files, chunksize=1)))
+
+
+def _connect(database_url: str, key: bytes) -> None:
+    global _conn, _key
+    _conn, _key = psycopg.connect(database_url), key
+
+
+def _load_file(path: Path, source_file: str) -> int:
+    batch: tuple[list, list, list, list] = ([], [], [], [])
+    records = 0
+    with gzip.open(path, "rb") as handle:
+        for line_number, line in enumerate(handle, start=1):
+            _add(batch, orjson.loads(line), source_file, line_number)
+            records += 1
+            if len(batch[0]) >= _BATCH_RECORDS:
+                _send(batch)
+    _send(batch)
+    _conn.commit()
+    return records
+
+
+def _add(batch: tuple[list, list, list, list], record: dict, source_file: str, line: int) -> None:
+    ids, transactions, items, addresses = batch
+    transaction_id = record["transaction_id"]
+    address = record["delivery_address"]
+    purchases = record["purchases"]
+    ids.append((transaction_id, record["transaction_time"], source_file, line))
+    transactions.append(
+        (
+            transaction_id,
+            customer_key(record["customer_id"], _key),
+            record["transaction_time"],
+            address["city"],
+            address["country"],
+            purchases["total_cost"],
+            source_file,
+            line,
+        )
+    )
+    for number, item in enumerate(purchases["products"], start=1):
+        quantity = item.get("quantity", item.get("quanitity"))
+        items.append(
+            (
+                transaction_id,
+                record["transaction_time"],
+                number,
+                item["sku"],
+                quantity,
+                item["price"],
+                item["total"],
+            )
+        )
+    addresses.append(
+        (
+            transaction_id,
+            record["customer_id"],
+            address["address"],
+            address["postcode"],
+            address["city"],
+            address["country"],
+        )
+    )
+
+
+def _send(batch: tuple[list, list, list, list]) -> None:
+    with _conn.cursor() as cursor:
+        for (table, columns), rows in zip(_TABLES, batch, strict=True):
+            with cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            rows.clear()
