@@ -21,10 +21,8 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from psycopg.conninfo import make_conninfo
 
-from etl.database import start_embedded, stop_embedded
-from etl.migrations import migrate
+from bench.server import Server
 from etl.runner import run
 from etl.settings import PROJECT_DIR, Settings
 from tests import landing_zone as lz
@@ -45,30 +43,21 @@ def main() -> None:
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="bench-scale-out-"))
-    server = args.database_url or start_embedded(work / "server")
     try:
-        results: dict[str, Any] = {"parameters": vars(args) | {"database_url": None}}
-        results["workers"] = _workers(server, work, args)
-        results["history"] = _history(server, work, args)
+        with Server(args.database_url) as server:
+            results: dict[str, Any] = {
+                "parameters": vars(args) | {"database_url": None},
+                "server": server.describe(),
+                "workers": _workers(server, work, args),
+                "history": _history(server, work, args),
+            }
     finally:
-        if not args.database_url:
-            stop_embedded(work / "server")
         shutil.rmtree(work, ignore_errors=True)
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     (RESULTS_DIR / "scale_out.json").write_text(json.dumps(results, indent=2, default=str))
     report = _markdown(results)
     (RESULTS_DIR / "scale_out.md").write_text(report)
     print(report)
-
-
-def _database(server: str) -> str:
-    name = f"bench_{time.time_ns()}"
-    with psycopg.connect(server, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = make_conninfo(server, dbname=name)
-    with psycopg.connect(url) as conn:
-        migrate(conn)
-    return url
 
 
 def _settings(url: str, raw: Path, work: Path) -> Settings:
@@ -81,7 +70,7 @@ def _settings(url: str, raw: Path, work: Path) -> Settings:
     )
 
 
-def _workers(server: str, work: Path, args: argparse.Namespace) -> dict[str, Any]:
+def _workers(server: Server, work: Path, args: argparse.Namespace) -> dict[str, Any]:
     """The transactions of `hours` hourly partitions backfilled through Dagster on 1 and on 2
     workers (products and customers loaded first), and by `warehouse run` in one process."""
     raw = work / "workers_raw"
@@ -92,39 +81,25 @@ def _workers(server: str, work: Path, args: argparse.Namespace) -> dict[str, Any
     records = args.hours * args.transactions_per_file
     measured: dict[str, Any] = {"partitions": len(partitions), "transactions": records}
 
-    url = _database(server)
-    settings = _settings(url, raw, work)
-    run(settings, ("products", "customers"), show_progress=False)
-    started = time.perf_counter()
-    assert run(settings, ("transactions",), show_progress=False).ok
-    measured["sequential_seconds"] = time.perf_counter() - started
+    # Without Dagster, for comparison: `warehouse run` in one process, and with --workers 2.
+    for processes in (1, 2):
+        with server.fresh_database(migrated=True) as url:
+            settings = _settings(url, raw, work)
+            run(settings, ("products", "customers"), show_progress=False)
+            started = time.perf_counter()
+            summary = run(settings, ("transactions",), show_progress=False, workers=processes)
+            assert summary.ok, summary.render()
+            measured[f"warehouse_run_{processes}_seconds"] = time.perf_counter() - started
 
     if not broker_reachable():
         measured["skipped"] = "RabbitMQ is not running on 127.0.0.1:5672"
         return measured
     for workers in (1, 2):
-        url = _database(server)
-        settings = _settings(url, raw, work)
-        run(settings, ("products", "customers"), show_progress=False)
-        environ = {
-            "DATABASE_URL": url,
-            "WAREHOUSE_HOME": str(work / "home"),
-            "RAW_DATA_DIR": str(raw),
-            "WAREHOUSE_PSEUDONYM_KEY": KEY.decode(),
-            "WAREHOUSE_ENV": "bench",
-            "WAREHOUSE_PARTITIONS_START": "2020-01-01",
-        }
-        with LocalDeployment(work / f"deployment_{workers}", environ, workers) as deployment:
-            started = time.perf_counter()
-            batch = deployment.backfill("transactions_job", partitions)
-            finished = deployment.wait([batch], len(partitions), timeout=1800)
-            seconds = time.perf_counter() - started
-        failed = [run.run_id for run in finished if run.status.value != "SUCCESS"]
-        measured[f"workers_{workers}"] = {
-            "seconds": seconds,
-            "transactions_per_second": records / seconds,
-            "failed_runs": failed,
-        }
+        with server.fresh_database(migrated=True) as url:
+            measured[f"workers_{workers}"] = _backfill(url, raw, work, workers, partitions)
+            measured[f"workers_{workers}"]["transactions_per_second"] = (
+                records / measured[f"workers_{workers}"]["seconds"]
+            )
     measured["ratio_2_to_1"] = (
         measured["workers_2"]["transactions_per_second"]
         / measured["workers_1"]["transactions_per_second"]
@@ -132,7 +107,30 @@ def _workers(server: str, work: Path, args: argparse.Namespace) -> dict[str, Any
     return measured
 
 
-def _history(server: str, work: Path, args: argparse.Namespace) -> dict[str, Any]:
+def _backfill(
+    url: str, raw: Path, work: Path, workers: int, partitions: list[str]
+) -> dict[str, Any]:
+    """Seconds for Dagster to backfill the transactions partitions on `workers` workers."""
+    run(_settings(url, raw, work), ("products", "customers"), show_progress=False)
+    environ = {
+        "DATABASE_URL": url,
+        "WAREHOUSE_HOME": str(work / "home"),
+        "RAW_DATA_DIR": str(raw),
+        "WAREHOUSE_PSEUDONYM_KEY": KEY.decode(),
+        "WAREHOUSE_ENV": "bench",
+        "WAREHOUSE_PARTITIONS_START": "2020-01-01",
+    }
+    with LocalDeployment(work / f"deployment_{workers}", environ, workers) as deployment:
+        started = time.perf_counter()
+        batch = deployment.backfill("transactions_job", partitions)
+        finished = deployment.wait([batch], len(partitions), timeout=1800)
+        seconds = time.perf_counter() - started
+        steps = deployment.steps_per_worker()
+    failed = [run.run_id for run in finished if run.status.value != "SUCCESS"]
+    return {"seconds": seconds, "failed_runs": failed, "steps_per_worker": steps}
+
+
+def _history(server: Server, work: Path, args: argparse.Namespace) -> dict[str, Any]:
     """Seconds per file to load the same new files into an empty warehouse and into one that
     already holds `history_months` months."""
     raw = work / "history_raw"
@@ -153,20 +151,20 @@ def _history(server: str, work: Path, args: argparse.Namespace) -> dict[str, Any
         "transactions_per_file": args.transactions_per_file,
     }
     for kind in ("empty", "history"):
-        url = _database(server)
-        if kind == "history":
-            started = time.perf_counter()
-            measured["history_rows"] = _fill_history(
-                url, args.history_months, args.history_transactions_per_month
-            )
-            measured["history_fill_seconds"] = time.perf_counter() - started
-        settings = _settings(url, raw, work)
-        timings = []
-        for hour in range(args.files):
-            started = time.perf_counter()
-            summary = run(settings, ("transactions",), show_progress=False, hour=hour)
-            timings.append(time.perf_counter() - started)
-            assert summary.ok, summary.render()
+        with server.fresh_database(migrated=True) as url:
+            if kind == "history":
+                started = time.perf_counter()
+                measured["history_rows"] = _fill_history(
+                    url, args.history_months, args.history_transactions_per_month
+                )
+                measured["history_fill_seconds"] = time.perf_counter() - started
+            settings = _settings(url, raw, work)
+            timings = []
+            for hour in range(args.files):
+                started = time.perf_counter()
+                summary = run(settings, ("transactions",), show_progress=False, hour=hour)
+                timings.append(time.perf_counter() - started)
+                assert summary.ok, summary.render()
         measured[kind] = {
             "seconds_per_file": sum(timings) / len(timings),
             # the first file also creates the month's partitions
@@ -241,8 +239,9 @@ def _markdown(results: dict[str, Any]) -> str:
     lines = ["# Scale-out benchmark", "", "## Backfill on Celery workers", ""]
     lines.append(
         f"{workers['partitions']} hourly transactions partitions, "
-        f"{workers['transactions']} transactions; `warehouse run` in one process: "
-        f"{workers['sequential_seconds']:.1f} s."
+        f"{workers['transactions']} transactions. Without Dagster, `warehouse run`: "
+        f"{workers['warehouse_run_1_seconds']:.1f} s in one process, "
+        f"{workers['warehouse_run_2_seconds']:.1f} s with `--workers 2`."
     )
     if "skipped" in workers:
         lines += ["", f"Workers: skipped ({workers['skipped']})."]

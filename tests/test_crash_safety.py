@@ -75,8 +75,13 @@ def _kill_point(rng, admin, dbname, seconds_per_file, files_left):
     if rng.random() < 0.25:
         time.sleep(rng.uniform(0, 1.0))
         return
+    # Loads are under way once a file is logged: the loader's worker processes (--workers, one
+    # per core) take a second or two to start, a gap no file is in.
+    logged = _files_loaded(admin)
     deadline = time.monotonic() + 30
-    while not _session_started(admin, dbname) and time.monotonic() < deadline:
+    while (
+        not _session_started(admin, dbname) or (files_left and _files_loaded(admin) == logged)
+    ) and time.monotonic() < deadline:
         time.sleep(0.005)
     time.sleep(rng.uniform(0, seconds_per_file * files_left))
 
