@@ -23,6 +23,7 @@ from typing import Any
 import psycopg
 
 from bench.server import Server
+from etl import quality
 from etl.runner import run
 from etl.settings import PROJECT_DIR, Settings
 from tests import landing_zone as lz
@@ -165,17 +166,56 @@ def _history(server: Server, work: Path, args: argparse.Namespace) -> dict[str, 
                 summary = run(settings, ("transactions",), show_progress=False, hour=hour)
                 timings.append(time.perf_counter() - started)
                 assert summary.ok, summary.render()
-        measured[kind] = {
-            "seconds_per_file": sum(timings) / len(timings),
-            # the first file also creates the month's partitions
-            "seconds_per_file_after_first": sum(timings[1:]) / max(1, len(timings) - 1),
-            "timings": timings,
-        }
+            measured[kind] = {
+                "seconds_per_file": sum(timings) / len(timings),
+                # the first file also creates the month's partitions
+                "seconds_per_file_after_first": sum(timings[1:]) / max(1, len(timings) - 1),
+                "timings": timings,
+                "checks_seconds": _checks_seconds(url),
+                "bytes_per_row": _bytes_per_row(url),
+            }
     measured["ratio_history_to_empty"] = (
         measured["history"]["seconds_per_file_after_first"]
         / measured["empty"]["seconds_per_file_after_first"]
     )
     return measured
+
+
+def _checks_seconds(url: str) -> dict[str, float]:
+    """Seconds each transactions asset check's measure takes (they read whole tables)."""
+    timings = {}
+    with psycopg.connect(url) as conn:
+        for name, measure in (
+            ("orphans", quality.orphans),
+            ("transaction_totals", quality.transaction_totals),
+            ("accounting", lambda c: quality.accounting(c, "transactions")),
+        ):
+            started = time.perf_counter()
+            measure(conn)
+            timings[name] = time.perf_counter() - started
+    return timings
+
+
+def _bytes_per_row(url: str) -> dict[str, float]:
+    """On-disk bytes (table, indexes, TOAST; every partition) per row of the tables that grow."""
+    sizes = {}
+    with psycopg.connect(url) as conn:
+        for table in (
+            "warehouse.transactions",
+            "warehouse.transaction_items",
+            "warehouse.transaction_ids",
+            "ops.load_log",
+        ):
+            rows, size = conn.execute(
+                f"""
+                SELECT (SELECT count(*) FROM {table}),
+                       (SELECT sum(pg_total_relation_size(relid))
+                        FROM pg_partition_tree(%s::regclass))
+                """,
+                (table,),
+            ).fetchone()
+            sizes[table] = size / rows if rows else 0.0
+    return sizes
 
 
 def _fill_history(url: str, months: int, per_month: int) -> dict[str, int]:
@@ -263,6 +303,20 @@ def _markdown(results: dict[str, Any]) -> str:
     for kind in ("empty", "history"):
         lines.append(f"| {kind} | {history[kind]['seconds_per_file_after_first']:.3f} |")
     lines += ["", f"Ratio, history to empty: **{history['ratio_history_to_empty']:.2f}**", ""]
+    lines += ["| Check's measure | empty s | history s |", "| --- | --- | --- |"]
+    for name in history["empty"]["checks_seconds"]:
+        lines.append(
+            f"| {name} | {history['empty']['checks_seconds'][name]:.3f} "
+            f"| {history['history']['checks_seconds'][name]:.3f} |"
+        )
+    lines += [
+        "",
+        "Bytes per row (history): "
+        + ", ".join(
+            f"{table} {size:.0f}" for table, size in history["history"]["bytes_per_row"].items()
+        ),
+        "",
+    ]
     return "\n".join(lines)
 
 
