@@ -209,10 +209,11 @@ def _bytes_per_row(url: str) -> dict[str, float]:
             rows, size = conn.execute(
                 f"""
                 SELECT (SELECT count(*) FROM {table}),
-                       (SELECT sum(pg_total_relation_size(relid))
-                        FROM pg_partition_tree(%s::regclass))
+                       coalesce((SELECT sum(pg_total_relation_size(relid))
+                                 FROM pg_partition_tree(%s::regclass)),
+                                pg_total_relation_size(%s::regclass))
                 """,
-                (table,),
+                (table, table),
             ).fetchone()
             sizes[table] = size / rows if rows else 0.0
     return sizes
