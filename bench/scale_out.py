@@ -182,12 +182,16 @@ def _history(server: Server, work: Path, args: argparse.Namespace) -> dict[str, 
 
 
 def _checks_seconds(url: str) -> dict[str, float]:
-    """Seconds each transactions asset check's measure takes (they read whole tables)."""
+    """Seconds each transactions check's measure takes: for one partition, as after each
+    partition's load, and over the whole warehouse, as when the check runs alone."""
+    hour = {"partition_date": date(2021, 1, 5), "partition_hour": 1}
     timings = {}
     with psycopg.connect(url) as conn:
         for name, measure in (
-            ("orphans", quality.orphans),
-            ("transaction_totals", quality.transaction_totals),
+            ("orphans, partition", lambda c: quality.orphans(c, **hour)),
+            ("transaction_totals, partition", lambda c: quality.transaction_totals(c, **hour)),
+            ("orphans, all", quality.orphans),
+            ("transaction_totals, all", quality.transaction_totals),
             ("accounting", lambda c: quality.accounting(c, "transactions")),
         ):
             started = time.perf_counter()

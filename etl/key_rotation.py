@@ -15,6 +15,7 @@ _PSEUDONYM_COLUMNS = (
     ("privacy.erased_customers", "customer_key"),
     ("privacy.erasure_log", "customer_key"),
     ("marts.customer_orders", "customer_key"),
+    ("marts.customer_months", "customer_key"),
 )
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import orjson
 import psycopg
 
-from etl import landing, load_log
+from etl import landing, load_log, table_partitions
 from etl.erasure import SUBJECT_FIELDS, ErasedCustomers, erased_customers
 from etl.landing import LandingFile
 from etl.load_log import FileLoad
@@ -50,6 +50,8 @@ def scrub_landing(conn: psycopg.Connection, root: Path, key: bytes) -> list[Scru
         result = _scrub_file(landing_file, erased, key)
         if result is None:
             continue
+        # a file never loaded may be of a month the load log has no partition for yet
+        table_partitions.ensure(conn, [table_partitions.month_of(landing_file.partition_date)])
         with conn.transaction():
             load_log.record(
                 conn,

@@ -151,25 +151,58 @@ def accounting(conn: psycopg.Connection, dataset: str) -> Accounting:
     return Accounting(files, read, accounted, without_load, beyond_count, rows_without_load)
 
 
-def transaction_totals(conn: psycopg.Connection, examples: int = 5) -> TransactionTotals:
-    """Stored transactions checked against their stored lines."""
+def transaction_totals(
+    conn: psycopg.Connection,
+    examples: int = 5,
+    partition_date: date | None = None,
+    partition_hour: int | None = None,
+) -> TransactionTotals:
+    """Stored transactions checked against their stored lines: those the files of one landing
+    date (and hour) stored when given, else all of them."""
+    scope, params = _transactions_in_scope(partition_date, partition_hour)
     rows = conn.execute(
-        """
-        WITH lines AS (
-            SELECT transaction_id, sum(total) AS total,
-                   bool_or(total <> price * quantity) AS line_wrong
-            FROM warehouse.transaction_items GROUP BY transaction_id
+        f"""
+        WITH measured AS ({scope}),
+        lines AS (
+            SELECT i.transaction_id, sum(i.total) AS total,
+                   bool_or(i.total <> i.price * i.quantity) AS line_wrong
+            FROM warehouse.transaction_items i
+            JOIN measured m USING (transaction_id, transaction_time)
+            GROUP BY i.transaction_id
         )
         SELECT count(*) OVER (), t.transaction_id::text
-        FROM warehouse.transactions t LEFT JOIN lines l USING (transaction_id)
+        FROM warehouse.transactions t
+        JOIN measured m USING (transaction_id, transaction_time)
+        LEFT JOIN lines l USING (transaction_id)
         WHERE coalesce(l.total, 0) <> t.total_cost OR l.line_wrong
         ORDER BY t.transaction_id
-        LIMIT %s
+        LIMIT %(examples)s
         """,
-        (examples,),
+        {**params, "examples": examples},
     ).fetchall()
-    transactions = conn.execute("SELECT count(*) FROM warehouse.transactions").fetchone()[0]
+    transactions = conn.execute(f"SELECT count(*) FROM ({scope}) AS measured", params).fetchone()[0]
     return TransactionTotals(transactions, rows[0][0] if rows else 0, tuple(r[1] for r in rows))
+
+
+def _transactions_in_scope(
+    partition_date: date | None, partition_hour: int | None
+) -> tuple[str, dict[str, object]]:
+    """A query of (transaction_id, transaction_time): every stored transaction, or those whose
+    stored copy came from the dataset's files of one landing date (and hour), found through
+    the load log and warehouse.transaction_ids (an index each), so that a partition's check
+    reads that partition's rows, whatever the history."""
+    if partition_date is None:
+        return "SELECT transaction_id, transaction_time FROM warehouse.transactions", {}
+    return (
+        """
+        SELECT transaction_id, transaction_time FROM warehouse.transaction_ids
+        WHERE source_file = ANY(ARRAY(
+            SELECT DISTINCT source_file FROM ops.load_log
+            WHERE dataset = 'transactions' AND partition_date = %(day)s::date
+              AND (%(hour)s::smallint IS NULL OR partition_hour = %(hour)s::smallint)))
+        """,
+        {"day": partition_date, "hour": partition_hour},
+    )
 
 
 def identifier_columns(conn: psycopg.Connection) -> list[str]:
@@ -223,11 +256,18 @@ class Orphans:
     erased_customer: int
 
 
-def orphans(conn: psycopg.Connection) -> Orphans:
+def orphans(
+    conn: psycopg.Connection,
+    partition_date: date | None = None,
+    partition_hour: int | None = None,
+) -> Orphans:
     """Orphans as etl.status counts them, except that an erased customer's transactions (kept
-    under their pseudonym) are counted apart rather than as having an unknown customer."""
+    under their pseudonym) are counted apart rather than as having an unknown customer. Of the
+    transactions the files of one landing date (and hour) stored when given, else of all."""
+    scope, params = _transactions_in_scope(partition_date, partition_hour)
     row = conn.execute(
-        """
+        f"""
+        WITH measured AS ({scope})
         SELECT count(*),
                count(*) FILTER (WHERE customer_unknown AND NOT erased),
                count(*) FILTER (WHERE EXISTS (
@@ -243,9 +283,10 @@ def orphans(conn: psycopg.Connection) -> Orphans:
                                WHERE c.customer_key = t.customer_key) AS customer_unknown,
                    EXISTS (SELECT 1 FROM privacy.erased_customers e
                            WHERE e.customer_key = t.customer_key) AS erased
-            FROM warehouse.transactions t
+            FROM warehouse.transactions t JOIN measured m USING (transaction_id, transaction_time)
         ) AS t
-        """
+        """,
+        params,
     ).fetchone()
     return Orphans(*row)
 

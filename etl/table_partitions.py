@@ -87,31 +87,32 @@ class Partition:
 
 
 def partitions(conn: psycopg.Connection) -> list[Partition]:
-    """Every attached partition (rows as counted now) and every detached month, by table and
+    """Every attached partition (its rows counted now) and every detached month, by table and
     month."""
-    attached = conn.execute(
+    found = []
+    for parent, name, month in _attached(conn):
+        rows = conn.execute(
+            sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier("partitions", name))
+        ).fetchone()[0]
+        found.append(Partition(parent, month, rows, "attached", f"partitions.{name}"))
+    for parent, month, rows, outcome, location in conn.execute(
+        "SELECT parent, month, rows, outcome, location FROM ops.detached_partitions"
+    ):
+        found.append(Partition(parent, month, rows, outcome, location or ""))
+    return sorted(found, key=lambda p: (p.parent, p.month, p.state))
+
+
+def _attached(conn: psycopg.Connection) -> list[tuple[str, str, date]]:
+    """(parent, partition name, month) of every attached partition, from the catalog."""
+    rows = conn.execute(
         """
         SELECT i.inhparent::regclass::text, c.relname
         FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
         WHERE i.inhparent = ANY (ops.partitioned_tables())
         """
     ).fetchall()
-    found = []
-    for parent, name in attached:
-        year, month = name[-7:].split("_")  # <schema>_<table>_YYYY_MM
-        rows = conn.execute(
-            sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier("partitions", name))
-        ).fetchone()[0]
-        found.append(
-            Partition(
-                parent, date(int(year), int(month), 1), rows, "attached", f"partitions.{name}"
-            )
-        )
-    for parent, month, rows, outcome, location in conn.execute(
-        "SELECT parent, month, rows, outcome, location FROM ops.detached_partitions"
-    ):
-        found.append(Partition(parent, month, rows, outcome, location or ""))
-    return sorted(found, key=lambda p: (p.parent, p.month, p.state))
+    # <schema>_<table>_YYYY_MM (ops.partition_name)
+    return [(parent, name, date(int(name[-7:-3]), int(name[-2:]), 1)) for parent, name in rows]
 
 
 def detach(
@@ -127,13 +128,14 @@ def detach(
     """
     if archive_dir is not None:
         archive_dir.mkdir(parents=True, exist_ok=True)
-    months = sorted(
-        {
-            p.month
-            for p in partitions(conn)
-            if p.state == "attached" and p.parent in DETACHABLE and p.month < month_of(before)
-        }
-    )
+    with conn.transaction():
+        months = sorted(
+            {
+                month
+                for parent, _, month in _attached(conn)
+                if parent in DETACHABLE and month < month_of(before)
+            }
+        )
     detached = []
     for month in months:
         with conn.transaction():
@@ -177,22 +179,32 @@ def _detach_one(
         outcome, location = "dropped", None
         conn.execute(sql.SQL("DROP TABLE {}").format(table))
     elif archive_dir is not None:
+        # A month detached before (and loaded again since) keeps its first archive.
         path = archive_dir / f"{parent}_{month:%Y-%m}.csv.gz"
+        copies = 1
+        while path.exists():
+            copies += 1
+            path = archive_dir / f"{parent}_{month:%Y-%m}.{copies}.csv.gz"
         digest = _write_archive(conn, table, path)
         outcome, location = "archived", str(path.resolve())
         conn.execute(sql.SQL("DROP TABLE {}").format(table))
     else:
-        outcome, location = "kept", f"{ARCHIVE_SCHEMA}.{name}"
+        kept, copies = name, 1
+        while conn.execute("SELECT to_regclass(%s)", (f"{ARCHIVE_SCHEMA}.{kept}",)).fetchone()[0]:
+            copies += 1
+            kept = f"{name}_{copies}"
+        if kept != name:
+            conn.execute(sql.SQL("ALTER TABLE {} RENAME TO {}").format(table, sql.Identifier(kept)))
         conn.execute(
-            sql.SQL("ALTER TABLE {} SET SCHEMA {}").format(table, sql.Identifier(ARCHIVE_SCHEMA))
+            sql.SQL("ALTER TABLE {} SET SCHEMA {}").format(
+                sql.Identifier("partitions", kept), sql.Identifier(ARCHIVE_SCHEMA)
+            )
         )
+        outcome, location = "kept", f"{ARCHIVE_SCHEMA}.{kept}"
     conn.execute(
         """
         INSERT INTO ops.detached_partitions (parent, month, rows, outcome, location, sha256)
         VALUES (%s, %s, %s, %s, %s, %s)
-        ON CONFLICT (parent, month) DO UPDATE SET
-            rows = ops.detached_partitions.rows + EXCLUDED.rows, outcome = EXCLUDED.outcome,
-            location = EXCLUDED.location, sha256 = EXCLUDED.sha256, detached_at = now()
         """,
         (parent, month, rows, outcome, location, digest),
     )

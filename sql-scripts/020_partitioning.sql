@@ -30,16 +30,17 @@ CREATE SCHEMA IF NOT EXISTS archive;
 
 -- What remains of each detached month: where it went, for `warehouse partitions list` and for
 -- `warehouse verify-erasure`, which searches the archive files too.
+-- A month can be detached more than once (a changed old file loads it again).
 CREATE TABLE ops.detached_partitions (
-    parent       text NOT NULL,
-    month        date NOT NULL,
-    rows         bigint NOT NULL,
-    -- kept: archive.<name>; archived: a file; dropped: gone (quarantine is never kept)
-    outcome      text NOT NULL CHECK (outcome IN ('kept', 'archived', 'dropped')),
-    location     text,
-    sha256       text,
-    detached_at  timestamptz NOT NULL DEFAULT now(),
-    PRIMARY KEY (parent, month)
+    detachment_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    parent        text NOT NULL,
+    month         date NOT NULL,
+    rows          bigint NOT NULL,
+    -- kept: a table in the schema archive; archived: a file; dropped: gone (quarantine)
+    outcome       text NOT NULL CHECK (outcome IN ('kept', 'archived', 'dropped')),
+    location      text,
+    sha256        text,
+    detached_at   timestamptz NOT NULL DEFAULT now()
 );
 
 ------------------------------------------------------------------- the partitioned tables
@@ -269,12 +270,31 @@ LANGUAGE sql STABLE AS $$
 $$;
 REVOKE EXECUTE ON FUNCTION marts.transactions_on(date[]) FROM PUBLIC;
 
--- As in 010, items now found by (transaction_id, transaction_time): in their month only.
+-- Per pseudonym and month: what marts.customer_orders sums. Refreshing a day recomputes its
+-- customers' rows of that day's month from that month's partition alone, and their lifetime row
+-- from these few rows, instead of reading every month of their history.
+CREATE TABLE marts.customer_months (
+    customer_key      warehouse.pseudonym NOT NULL,
+    month             date NOT NULL,
+    first_order_date  date NOT NULL,
+    last_order_date   date NOT NULL,
+    orders            integer NOT NULL,
+    revenue           numeric(14, 2) NOT NULL,
+    PRIMARY KEY (customer_key, month)
+);
+INSERT INTO marts.customer_months
+SELECT customer_key, date_trunc('month', transaction_time)::date, min(transaction_time)::date,
+       max(transaction_time)::date, count(*), sum(total_cost)
+FROM warehouse.transactions GROUP BY 1, 2;
+
+-- As in 010, but items are found by (transaction_id, transaction_time), in their month only,
+-- and customers through marts.customer_months.
 CREATE OR REPLACE FUNCTION marts.refresh_days(days date[]) RETURNS integer
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     customer_keys text[];
     skus integer[];
+    month_start date;
 BEGIN
     days := ARRAY(SELECT DISTINCT d FROM unnest(days) AS d WHERE d IS NOT NULL ORDER BY d);
     IF cardinality(days) = 0 THEN
@@ -329,12 +349,27 @@ BEGIN
           AND EXISTS (SELECT 1 FROM unnest(days) AS d
                       WHERE d BETWEEN o.first_order_date AND o.last_order_date)
     );
+    -- One month at a time: its bounds are known when the statement starts, so it reads that
+    -- month's partition only.
+    FOREACH month_start IN ARRAY ARRAY(SELECT DISTINCT date_trunc('month', d)::date
+                                       FROM unnest(days) AS d) LOOP
+        DELETE FROM marts.customer_months
+        WHERE customer_key = ANY (customer_keys) AND month = month_start;
+        INSERT INTO marts.customer_months (customer_key, month, first_order_date,
+                                           last_order_date, orders, revenue)
+        SELECT customer_key, month_start, min(transaction_time)::date,
+               max(transaction_time)::date, count(*), sum(total_cost)
+        FROM warehouse.transactions
+        WHERE customer_key = ANY (customer_keys)
+          AND transaction_time >= month_start
+          AND transaction_time < month_start + interval '1 month'
+        GROUP BY customer_key;
+    END LOOP;
     DELETE FROM marts.customer_orders WHERE customer_key = ANY (customer_keys);
     INSERT INTO marts.customer_orders (customer_key, first_order_date, last_order_date, orders,
                                        revenue)
-    SELECT customer_key, min(transaction_time)::date, max(transaction_time)::date, count(*),
-           sum(total_cost)
-    FROM warehouse.transactions WHERE customer_key = ANY (customer_keys)
+    SELECT customer_key, min(first_order_date), max(last_order_date), sum(orders), sum(revenue)
+    FROM marts.customer_months WHERE customer_key = ANY (customer_keys)
     GROUP BY customer_key;
 
     skus := ARRAY(
@@ -399,6 +434,9 @@ GRANT DELETE ON ops.quarantine TO warehouse_privacy_officer;
 GRANT UPDATE (error) ON ops.load_log TO warehouse_privacy_officer;
 GRANT INSERT ON ops.load_log, ops.quarantine TO warehouse_privacy_officer;
 GRANT USAGE ON ALL SEQUENCES IN SCHEMA ops TO warehouse_privacy_officer;
+GRANT SELECT ON marts.customer_months TO warehouse_analyst;
+-- Key rotation (etl/key_rotation.py) re-keys customer_months with every other pseudonym.
+GRANT SELECT, UPDATE (customer_key) ON marts.customer_months TO warehouse_loader;
 -- Both roles load files (the privacy officer the erasure requests), so both create months.
 GRANT USAGE ON SCHEMA partitions TO warehouse_loader, warehouse_privacy_officer;
 REVOKE EXECUTE ON FUNCTION ops.create_partition(regclass, date) FROM PUBLIC;

@@ -14,7 +14,7 @@ import psycopg
 import pytest
 from click.testing import CliRunner
 
-from etl import table_partitions
+from etl import quality, table_partitions
 from etl.cli import main as warehouse
 from etl.erasure_proof import find_residue
 from etl.migrations import migrate
@@ -258,3 +258,40 @@ def test_verify_erasure_searches_the_archive_files(loaded, tmp_path):
         planted.write_bytes(gzip.compress(b"person000001@example.com\n"))
         after = {residue.place for residue in find_residue(conn, settings)}
     assert after - before == {f"file {planted.resolve()}"}
+
+
+def test_a_month_loaded_again_after_it_was_archived_is_archived_again_beside_it(loaded, tmp_path):
+    archive = tmp_path / "archive"
+    with psycopg.connect(loaded) as conn:
+        table_partitions.detach(conn, date(2020, 2, 1), archive)
+    # January's file changes: its new content loads into January, created again
+    replacement = lz.transaction(
+        "00000000-0000-4000-8000-000000000011",
+        "000001",
+        transaction_time="2020-01-15T03:00:00",
+    )
+    lz.write(tmp_path / "raw", "transactions", [replacement], "2020-01-15", hour=2)
+    assert load(loaded, tmp_path / "raw").ok
+    with psycopg.connect(loaded) as conn:
+        january = conn.execute(
+            "SELECT transaction_id::text FROM warehouse.transactions "
+            "WHERE transaction_time < '2020-02-01'"
+        ).fetchall()
+        assert january == [("00000000-0000-4000-8000-000000000011",)]
+        again = table_partitions.detach(conn, date(2020, 2, 1), archive)
+        assert {p.parent for p in again} == set(table_partitions.DETACHABLE)
+        assert table_partitions.detach(conn, date(2020, 2, 1)) == []
+    first = archive / "warehouse.transactions_2020-01.csv.gz"
+    second = archive / "warehouse.transactions_2020-01.2.csv.gz"
+    assert "000000000001" in gzip.decompress(first.read_bytes()).decode()
+    assert "000000000011" in gzip.decompress(second.read_bytes()).decode()
+
+
+def test_a_partitions_checks_measure_that_partitions_transactions_only(loaded, conn):
+    # the February file stored its own transaction; the January one it repeats is a duplicate
+    scoped = quality.transaction_totals(conn, partition_date=date(2020, 2, 15), partition_hour=2)
+    assert (scoped.transactions, scoped.inconsistent) == (1, 0)
+    assert quality.transaction_totals(conn).transactions == 4
+    march = quality.orphans(conn, partition_date=date(2020, 3, 1))
+    assert (march.transactions, march.unknown_product) == (1, 1)
+    assert quality.orphans(conn).transactions == 4

@@ -2,6 +2,7 @@
 date=YYYY-MM-DD/hour=HH/transactions.json.gz, and the checks of their totals and orphans."""
 
 from dagster import (
+    AssetCheckExecutionContext,
     AssetCheckResult,
     AssetCheckSeverity,
     AssetExecutionContext,
@@ -20,7 +21,7 @@ from pipelines.assets.dataset_checks import (
 )
 from pipelines.assets.loading import GROUP, KINDS, OWNERS, RETRY, materialize_partition
 from pipelines.assets.products import products
-from pipelines.partitions import HOURLY
+from pipelines.partitions import HOURLY, landing_partition
 from pipelines.resources import LandingZone, PseudonymKey, QualityThresholds, WarehouseDatabase
 
 DATASET = "transactions"
@@ -48,12 +49,28 @@ def transactions(
     return materialize_partition(context, DATASET, database, landing_zone, pseudonym_key)
 
 
+def _scope(context: AssetCheckExecutionContext) -> tuple[str | None, dict[str, object]]:
+    """The run's partition key and its landing date and hour, or None (every transaction) when
+    the check runs alone: a partition's check reads that partition's rows, whatever the
+    history."""
+    if not context.has_partition_key:
+        return None, {}
+    partition_date, partition_hour = landing_partition(context.partition_key)
+    return context.partition_key, {
+        "partition_date": partition_date,
+        "partition_hour": partition_hour,
+    }
+
+
 @asset_check(asset=transactions)
-def transaction_totals_consistent(database: WarehouseDatabase) -> AssetCheckResult:
-    """Every stored transaction's lines add up: line total = price x quantity, total_cost = sum
-    of the line totals."""
+def transaction_totals_consistent(
+    context: AssetCheckExecutionContext, database: WarehouseDatabase
+) -> AssetCheckResult:
+    """Every stored transaction's lines add up (line total = price x quantity, total_cost = sum
+    of the line totals): those of the run's partition, or all when the check runs alone."""
+    scope, partition = _scope(context)
     with database.connection() as conn:
-        measured = quality.transaction_totals(conn)
+        measured = quality.transaction_totals(conn, **partition)
     return AssetCheckResult(
         passed=measured.inconsistent == 0,
         metadata={
@@ -61,17 +78,24 @@ def transaction_totals_consistent(database: WarehouseDatabase) -> AssetCheckResu
             "threshold": 0,
             "transactions": measured.transactions,
             "examples": MetadataValue.json(list(measured.examples)),
+            "partition": scope or "all",
         },
     )
 
 
 @asset_check(asset=transactions)
-def orphans(database: WarehouseDatabase, quality_thresholds: QualityThresholds) -> AssetCheckResult:
+def orphans(
+    context: AssetCheckExecutionContext,
+    database: WarehouseDatabase,
+    quality_thresholds: QualityThresholds,
+) -> AssetCheckResult:
     """Transactions whose customer (not an erased one), or one of whose products, is unknown:
-    each share at most `max_orphan_rate`. A warning: orphans are expected until their customer
-    or product loads."""
+    each share at most `max_orphan_rate`, among the run's partition's transactions (or all when
+    the check runs alone). A warning: orphans are expected until their customer or product
+    loads."""
+    scope, partition = _scope(context)
     with database.connection() as conn:
-        measured = quality.orphans(conn)
+        measured = quality.orphans(conn, **partition)
     threshold = quality_thresholds.max_orphan_rate
     counts = {
         "unknown_customer": measured.unknown_customer,
@@ -88,6 +112,7 @@ def orphans(database: WarehouseDatabase, quality_thresholds: QualityThresholds) 
             "threshold": MetadataValue.float(threshold),
             "transactions": measured.transactions,
             "erased_customer": measured.erased_customer,
+            "partition": scope or "all",
             **counts,
             **{name: MetadataValue.float(rate) for name, rate in rates.items()},
         },
