@@ -6,7 +6,7 @@ file into an empty warehouse against one that already holds months of history.
 
 Files hold 1,400 transactions by default: an hour of a retailer at 100 times the sample's volume
 (the sample: about 10,000 transactions a month, 13 an hour). Needs RabbitMQ on 127.0.0.1:5672
-for the workers part. Writes bench/results/scale_out.json and scale_out.md.
+for the workers part. Writes scale_out.json and scale_out.md to bench/results/ (or --out).
 """
 
 from __future__ import annotations
@@ -41,23 +41,24 @@ def main() -> None:
     parser.add_argument("--history-transactions-per-month", type=int, default=300_000)
     parser.add_argument("--files", type=int, default=6, help="files timed into each warehouse")
     parser.add_argument("--database-url", help="admin URL of a server (default: embedded)")
+    parser.add_argument("--out", type=Path, default=RESULTS_DIR, help="where results go")
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="bench-scale-out-"))
     try:
         with Server(args.database_url) as server:
             results: dict[str, Any] = {
-                "parameters": vars(args) | {"database_url": None},
+                "parameters": vars(args) | {"database_url": None, "out": str(args.out)},
                 "server": server.describe(),
                 "workers": _workers(server, work, args),
                 "history": _history(server, work, args),
             }
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    (RESULTS_DIR / "scale_out.json").write_text(json.dumps(results, indent=2, default=str))
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "scale_out.json").write_text(json.dumps(results, indent=2, default=str))
     report = _markdown(results)
-    (RESULTS_DIR / "scale_out.md").write_text(report)
+    (args.out / "scale_out.md").write_text(report)
     print(report)
 
 
