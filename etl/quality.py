@@ -4,7 +4,7 @@ checks compare them with their thresholds."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 import psycopg
 
@@ -159,22 +159,35 @@ def transaction_totals(
 ) -> TransactionTotals:
     """Stored transactions checked against their stored lines: those the files of one landing
     date (and hour) stored when given, else all of them."""
-    scope, params = _transactions_in_scope(partition_date, partition_hour)
+    scope, params = _transactions_in_scope(conn, partition_date, partition_hour)
+    if partition_date is None:
+        # every line once, grouped: one pass over each table
+        lines = """
+            SELECT transaction_id, sum(total) AS total,
+                   bool_or(total <> price * quantity) AS line_wrong
+            FROM warehouse.transaction_items GROUP BY transaction_id
+        """
+        measured = "warehouse.transactions t LEFT JOIN lines l USING (transaction_id)"
+    else:
+        # a few transactions: their lines looked up in their month's index
+        lines = "SELECT 1"
+        measured = f"""
+            ({scope}) AS m
+            JOIN warehouse.transactions t USING (transaction_id, transaction_time)
+            CROSS JOIN LATERAL (
+                SELECT sum(i.total) AS total, bool_or(i.total <> i.price * i.quantity) AS line_wrong
+                FROM warehouse.transaction_items i
+                WHERE i.transaction_id = t.transaction_id
+                  AND i.transaction_time = t.transaction_time
+            ) AS l
+        """
     rows = conn.execute(
         f"""
-        WITH measured AS ({scope}),
-        lines AS (
-            SELECT i.transaction_id, sum(i.total) AS total,
-                   bool_or(i.total <> i.price * i.quantity) AS line_wrong
-            FROM warehouse.transaction_items i
-            JOIN measured m USING (transaction_id, transaction_time)
-            GROUP BY i.transaction_id
-        )
+        WITH lines AS ({lines})
         SELECT count(*) OVER (), t.transaction_id::text
-        FROM warehouse.transactions t
-        JOIN measured m USING (transaction_id, transaction_time)
-        LEFT JOIN lines l USING (transaction_id)
-        WHERE coalesce(l.total, 0) <> t.total_cost OR l.line_wrong
+        FROM {measured}
+        WHERE t.transaction_time BETWEEN %(first)s AND %(last)s
+          AND (coalesce(l.total, 0) <> t.total_cost OR l.line_wrong)
         ORDER BY t.transaction_id
         LIMIT %(examples)s
         """,
@@ -185,24 +198,30 @@ def transaction_totals(
 
 
 def _transactions_in_scope(
-    partition_date: date | None, partition_hour: int | None
+    conn: psycopg.Connection, partition_date: date | None, partition_hour: int | None
 ) -> tuple[str, dict[str, object]]:
-    """A query of (transaction_id, transaction_time): every stored transaction, or those whose
-    stored copy came from the dataset's files of one landing date (and hour), found through
-    the load log and warehouse.transaction_ids (an index each), so that a partition's check
-    reads that partition's rows, whatever the history."""
+    """A query of (transaction_id, transaction_time), and its parameters: every stored
+    transaction, or those whose stored copy came from the dataset's files of one landing date
+    (and hour), found through the load log and warehouse.transaction_ids (an index each). The
+    parameters `first` and `last` bound their times, so that the tables joined to them are
+    read in those months only, whatever the history."""
     if partition_date is None:
-        return "SELECT transaction_id, transaction_time FROM warehouse.transactions", {}
-    return (
-        """
+        return (
+            "SELECT transaction_id, transaction_time FROM warehouse.transactions",
+            {"first": datetime.min, "last": datetime.max},
+        )
+    scope = """
         SELECT transaction_id, transaction_time FROM warehouse.transaction_ids
         WHERE source_file = ANY(ARRAY(
             SELECT DISTINCT source_file FROM ops.load_log
             WHERE dataset = 'transactions' AND partition_date = %(day)s::date
               AND (%(hour)s::smallint IS NULL OR partition_hour = %(hour)s::smallint)))
-        """,
-        {"day": partition_date, "hour": partition_hour},
-    )
+    """
+    params: dict[str, object] = {"day": partition_date, "hour": partition_hour}
+    first, last = conn.execute(
+        f"SELECT min(transaction_time), max(transaction_time) FROM ({scope}) AS s", params
+    ).fetchone()
+    return scope, {**params, "first": first or datetime.min, "last": last or datetime.min}
 
 
 def identifier_columns(conn: psycopg.Connection) -> list[str]:
@@ -264,7 +283,7 @@ def orphans(
     """Orphans as etl.status counts them, except that an erased customer's transactions (kept
     under their pseudonym) are counted apart rather than as having an unknown customer. Of the
     transactions the files of one landing date (and hour) stored when given, else of all."""
-    scope, params = _transactions_in_scope(partition_date, partition_hour)
+    scope, params = _transactions_in_scope(conn, partition_date, partition_hour)
     row = conn.execute(
         f"""
         WITH measured AS ({scope})
@@ -284,6 +303,7 @@ def orphans(
                    EXISTS (SELECT 1 FROM privacy.erased_customers e
                            WHERE e.customer_key = t.customer_key) AS erased
             FROM warehouse.transactions t JOIN measured m USING (transaction_id, transaction_time)
+            WHERE t.transaction_time BETWEEN %(first)s AND %(last)s
         ) AS t
         """,
         params,
