@@ -1,4 +1,4 @@
-"""Benchmark inputs: landing zones holding a given number of transactions, from etl/generate.py."""
+"""Benchmark inputs: landing zones holding a given number of transactions, from etl/generate/."""
 
 from __future__ import annotations
 
