@@ -22,9 +22,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import yaml
-from dagster import DagsterInstance, DagsterRun, DagsterRunStatus
-from dagster._core.instance.ref import InstanceRef
-from dagster._core.storage.dagster_run import RunsFilter
+from dagster import DagsterInstance, DagsterRun, DagsterRunStatus, RunsFilter
 
 from etl.settings import PROJECT_DIR
 
@@ -169,7 +167,7 @@ class LocalDeployment:
         return tag
 
     def instance(self) -> DagsterInstance:
-        return DagsterInstance.from_ref(InstanceRef.from_dir(str(self.home)))
+        return DagsterInstance.from_config(str(self.home))
 
     def wait(self, batches: list[str], runs: int, timeout: float) -> list[DagsterRun]:
         """The runs of the given backfills, once all `runs` of them have finished.
