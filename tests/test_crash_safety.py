@@ -69,9 +69,16 @@ def _files_loaded(admin):
     return admin.execute("SELECT count(*) FROM ops.load_log").fetchone()[0]
 
 
-def _kill_point(rng, admin, dbname, seconds_per_file, files_left):
-    """Wait for a random moment of the loader's life: a quarter of the time anywhere from its
-    start (imports, connecting, migrations), otherwise anywhere in what is left of its loads."""
+def _kill_point(rng, admin, dbname, seconds_per_file, files_left, aimed):
+    """Wait for a moment of the loader's life. An aimed kill waits until a loader session is
+    inside a transaction (a file half loaded), so that such kills are made however the timing
+    falls; otherwise a quarter of the time anywhere from its start (imports, connecting,
+    migrations), else anywhere in what is left of its loads."""
+    if aimed:
+        deadline = time.monotonic() + 30
+        while not _in_transaction(admin, dbname) and time.monotonic() < deadline:
+            time.sleep(0.002)
+        return
     if rng.random() < 0.25:
         time.sleep(rng.uniform(0, 1.0))
         return
@@ -103,7 +110,14 @@ def _kill_and_rerun(new_database, landing, home, kills, seed):
             migrate(admin)  # so that progress can be read; runs migrate again, as a no-op
             for _ in range(KILLS_PER_DATABASE):
                 loader = _start_loader(url, landing, home)
-                _kill_point(rng, admin, dbname, seconds_per_file, len(files) - _files_loaded(admin))
+                _kill_point(
+                    rng,
+                    admin,
+                    dbname,
+                    seconds_per_file,
+                    len(files) - _files_loaded(admin),
+                    aimed=made % 2 == 0,
+                )
                 if loader.poll() is not None:
                     break  # it finished first: the warehouse is complete
                 mid_transaction += _in_transaction(admin, dbname)
