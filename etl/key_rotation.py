@@ -16,6 +16,7 @@ _PSEUDONYM_COLUMNS = (
     ("privacy.erasure_log", "customer_key"),
     ("marts.customer_orders", "customer_key"),
     ("marts.customer_months", "customer_key"),
+    ("marts.customer_days", "customer_key"),
 )
 
 

@@ -123,16 +123,24 @@ def merge(conn: psycopg.Connection, context: LoadContext) -> MergeResult:
         """
     )
     # The earliest (file, line) keeps a transaction, whatever order the files are loaded in.
-    # Earlier copies are found in warehouse.transaction_ids (every stored id, unpartitioned): both
-    # statements look the file's ids up in its primary key, one by one, and visit no month's
-    # partition. Written as joins, the planner would rather scan the whole table once it is
-    # large, and each file would take longer as the warehouse grows. (A scalar subquery and
-    # `= ANY(ARRAY(...))` cannot be turned into a join.)
+    # Earlier copies are found in warehouse.transaction_ids (every stored id, unpartitioned), in
+    # one pass: its primary key is looked up for each of the file's ids, one by one, and no
+    # month's partition is visited. Written as a join, the planner would rather scan the whole
+    # table once it is large, and each file would take longer as the warehouse grows. (A scalar
+    # subquery behind `= ANY(ARRAY(...))` cannot be turned into a join.) Usually nothing is
+    # found: a transaction sent again comes later in the landing zone.
     conn.execute(
         """
-        DELETE FROM transaction_winners w
-        WHERE (SELECT (t.source_file, t.source_line) < (%(file)s, w.source_line)
-               FROM warehouse.transaction_ids t WHERE t.transaction_id = w.transaction_id)
+        CREATE TEMP TABLE stored_copies ON COMMIT DROP AS
+        SELECT transaction_id, source_file, source_line FROM warehouse.transaction_ids
+        WHERE transaction_id = ANY(ARRAY(SELECT transaction_id FROM transaction_winners))
+        """
+    )
+    conn.execute(
+        """
+        DELETE FROM transaction_winners w USING stored_copies s
+        WHERE s.transaction_id = w.transaction_id
+          AND (s.source_file, s.source_line) < (%(file)s, w.source_line)
         """,
         params,
     )
@@ -140,7 +148,9 @@ def merge(conn: psycopg.Connection, context: LoadContext) -> MergeResult:
         conn,
         """
         DELETE FROM warehouse.transaction_ids
-        WHERE transaction_id = ANY(ARRAY(SELECT transaction_id FROM transaction_winners))
+        WHERE transaction_id = ANY(ARRAY(
+            SELECT transaction_id FROM stored_copies JOIN transaction_winners USING (transaction_id)
+        ))
         RETURNING transaction_id, transaction_time
         """,
     )

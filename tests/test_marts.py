@@ -196,6 +196,8 @@ def test_customer_marts_agree_with_transactions_and_segments(loaded_sample, base
     segment_of = {key: segment for key, segment, *_ in base["customers"]}
     with psycopg.connect(loaded_sample) as conn:
         mart = _rows(conn, "SELECT * FROM marts.customer_orders ORDER BY 1")
+        by_day = _rows(conn, "SELECT * FROM marts.customer_days ORDER BY 1, 2")
+        by_month = _rows(conn, "SELECT * FROM marts.customer_months ORDER BY 1, 2")
         per_customer = _rows(conn, "SELECT * FROM marts.customer_segments ORDER BY 1")
         rates = {
             (row[0], row[1]): row[2:]
@@ -204,6 +206,19 @@ def test_customer_marts_agree_with_transactions_and_segments(loaded_sample, base
     assert mart == [
         (key, min(d for d, _ in o), max(d for d, _ in o), len(o), sum(c for _, c in o))
         for key, o in sorted(orders.items())
+    ]
+    days = defaultdict(list)
+    for key, o in orders.items():
+        for day, total_cost in o:
+            days[key, day].append(total_cost)
+    assert by_day == [(key, day, len(c), sum(c)) for (key, day), c in sorted(days.items())]
+    months = defaultdict(list)
+    for key, o in orders.items():
+        for day, total_cost in o:
+            months[key, day.replace(day=1)].append((day, total_cost))
+    assert by_month == [
+        (key, month, min(d for d, _ in o), max(d for d, _ in o), len(o), sum(c for _, c in o))
+        for (key, month), o in sorted(months.items())
     ]
     everyone = sorted(set(orders) | set(segment_of))
     assert [(row[0], row[1], row[2], row[5], row[7]) for row in per_customer] == [
