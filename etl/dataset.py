@@ -80,6 +80,8 @@ class Dataset:
         staged_months: a query of the months (first days) the staged rows fall in, when its
             merge writes to tables partitioned by a date of the rows (transactions); without
             it, only the landing file's month is written (load log, quarantine).
+        merges_concurrently: its merges need not take turns: each resolves a race with another
+            file's itself (transactions: see its merge). Otherwise one file merges at a time.
     """
 
     name: str
@@ -90,6 +92,7 @@ class Dataset:
     exclusive: bool = False
     erases_on_arrival: bool = False
     staged_months: str | None = None
+    merges_concurrently: bool = False
 
     @property
     def parallel(self) -> bool:

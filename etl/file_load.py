@@ -31,7 +31,8 @@ QUARANTINE_COLUMNS = (
 
 # Advisory lock namespaces. A file's loads take turns; loads of different files run in parallel
 # up to the merge, where one dataset's merges take turns, so that two files sharing a key (a
-# customer updated in two hours) never race or deadlock.
+# customer updated in two hours) never race or deadlock; a dataset whose merge resolves such
+# races itself (Dataset.merges_concurrently) merges in parallel too.
 _FILE_LOCK = 1
 _MERGE_LOCK = 2
 
@@ -114,7 +115,8 @@ def _load(
             load = _reject(conn, dataset, context, checksum, str(error))
         else:
             _check_months(conn, dataset, months)
-            _lock_merge(conn, dataset)
+            if not dataset.merges_concurrently:
+                _lock_merge(conn, dataset)
             merged = dataset.merge(conn, context)
             load = FileLoad(
                 landing_file,

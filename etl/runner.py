@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import ctypes
 import importlib
 import logging
 import multiprocessing
+import os
+import signal
+import sys
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor
@@ -311,14 +315,31 @@ def _worker_pool(url: str, workers: int) -> Executor:
         workers,
         mp_context=multiprocessing.get_context("spawn"),
         initializer=_start_worker,
-        initargs=(url, logging.getLogger().level),
+        initargs=(url, logging.getLogger().level, os.getpid()),
     )
 
 
-def _start_worker(url: str, log_level: int) -> None:
+def _start_worker(url: str, log_level: int, parent_pid: int) -> None:
     global _worker_url, _worker_conn
+    _die_with(parent_pid)
     logging.basicConfig(level=log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     _worker_url, _worker_conn = url, connect(url)
+
+
+def _die_with(parent_pid: int) -> None:
+    """Have Linux kill this worker when the run's process dies, however it dies.
+
+    A run killed outright (SIGKILL, the OOM killer) would otherwise leave its workers loading on,
+    each holding a connection: a run started again meanwhile would race them, and killed runs
+    would pile them up until the server refuses connections. Killed, a worker's transaction
+    rolls back like the run's own. Elsewhere than Linux, workers outlive a killed run.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    pr_set_pdeathsig = 1  # <linux/prctl.h>
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
+    if os.getppid() != parent_pid:  # the parent died before the request took effect
+        os._exit(1)
 
 
 def _load_in_worker(

@@ -8,6 +8,7 @@ customer or products are not known yet is loaded and counted as an orphan.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from datetime import datetime
 from decimal import Decimal
@@ -24,6 +25,8 @@ from etl.runner import RunSummary
 from etl.settings import Settings
 from etl.validation import RecordError, RecordRejected
 
+log = logging.getLogger(__name__)
+
 STAGING = StagingTable(
     "stg_transactions",
     (
@@ -37,6 +40,9 @@ STAGING = StagingTable(
         "text", "numeric(12, 2)",
     ),
 )  # fmt: skip
+# Merges of one file started again after losing a race for a transaction id (see merge).
+_RACE_ATTEMPTS = 5
+
 ITEMS_STAGING = StagingTable(
     "stg_transaction_items",
     ("source_line", "line_number", "sku", "quantity", "price", "total"),
@@ -112,7 +118,30 @@ def to_staging(
 
 
 def merge(conn: psycopg.Connection, context: LoadContext) -> MergeResult:
-    """Store each transaction of the file unless it is already stored from an earlier place."""
+    """Store each transaction of the file unless it is already stored from an earlier place.
+
+    Files merge at the same time (no lock): two holding the same new transaction id race on
+    warehouse.transaction_ids' primary key. The second insert waits for the first file's
+    transaction and fails once that commits; the merge then starts again from its savepoint,
+    now sees the other file's copy (each statement sees what committed before it started) and
+    keeps the earlier of the two. Ids are inserted in key order, so two merges never wait for
+    each other in a cycle there.
+    """
+    for attempt in range(1, _RACE_ATTEMPTS + 1):
+        try:
+            with conn.transaction():
+                return _merge(conn, context)
+        except psycopg.errors.UniqueViolation as error:
+            if error.diag.constraint_name != "transaction_ids_pkey" or attempt == _RACE_ATTEMPTS:
+                raise
+            log.info(
+                "%s: a transaction id was stored meanwhile by another file; merging again",
+                context.landing_file.relative_path,
+            )
+    raise AssertionError("unreachable")
+
+
+def _merge(conn: psycopg.Connection, context: LoadContext) -> MergeResult:
     landing_file = context.landing_file
     params = {"file": landing_file.relative_path}
     conn.execute(
@@ -259,6 +288,7 @@ DATASET = Dataset(
     staged_months=(
         "SELECT DISTINCT date_trunc('month', transaction_time)::date FROM stg_transactions"
     ),
+    merges_concurrently=True,
 )
 
 

@@ -5,17 +5,21 @@ erased person never comes back.
 RELIABILITY_ITERATIONS sets the rounds of the slow variants (default 20).
 """
 
+import logging
 import os
 import random
 import threading
+from datetime import date
 
 import psycopg
 import pytest
 
 from etl import landing as landing_zone
+from etl import table_partitions
 from etl.dataset import LoadContext
 from etl.file_load import load_file
 from etl.migrations import migrate
+from etl.pseudonym import customer_key
 from etl.runner import dataset
 from tests import landing_zone as lz
 from tests.conftest import TEST_KEY, load, order_free_checksums, table_checksums
@@ -227,3 +231,83 @@ def test_two_runs_started_together_many_times(new_database, landing, clean):
         assert first.ok and second.ok
         _each_file_loaded_once(url, landing)
         assert table_checksums(url) == clean
+
+
+def _waiting_for_a_lock(url, timeout=30.0):
+    """Wait until a session of the database waits for a lock held by another."""
+    deadline = threading.Event()
+    with psycopg.connect(url, autocommit=True) as conn:
+        for _ in range(int(timeout / 0.05)):
+            waiting = conn.execute(
+                """
+                SELECT count(*) FROM pg_stat_activity
+                WHERE datname = current_database() AND wait_event_type = 'Lock'
+                """
+            ).fetchone()[0]
+            if waiting:
+                return
+            deadline.wait(0.05)
+    raise AssertionError("no load came to wait for the other")
+
+
+@pytest.mark.parametrize("first", ["earlier", "later"])
+def test_two_files_merging_the_same_new_transaction_at_once_keep_the_earliest(
+    new_database, tmp_path, caplog, first
+):
+    """Transactions files merge in parallel: the one that commits second finds the other's copy
+    of their common id after the race, and the copy from the earlier place stays."""
+    caplog.set_level(logging.INFO, logger="etl.transactions_etl")
+    shared = "00000000-0000-4000-8000-000000000001"
+    earlier = lz.write(tmp_path, "transactions", [lz.transaction(shared, "000001")], hour=1)
+    later = lz.write(tmp_path, "transactions", [
+        lz.transaction("00000000-0000-4000-8000-000000000002", "000002"),
+        lz.transaction(shared, "000003", transaction_time="2020-01-01T02:10:00"),
+    ], hour=2)  # fmt: skip
+    files = {f.path: f for f in landing_zone.discover(tmp_path)}
+    holder_file, waiter_file = (
+        (files[earlier], files[later]) if first == "earlier" else (files[later], files[earlier])
+    )
+    url = new_database()
+    with psycopg.connect(url, autocommit=True) as conn:
+        migrate(conn)
+        table_partitions.ensure(conn, [date(2020, 1, 1)])
+    transactions = dataset("transactions")
+
+    def waiter():
+        with psycopg.connect(url, autocommit=True) as conn:
+            return load_file(conn, transactions, LoadContext(waiter_file, TEST_KEY))
+
+    with psycopg.connect(url, autocommit=True) as holder_conn:
+        with holder_conn.transaction():  # the holder's load stays uncommitted meanwhile
+            held = load_file(holder_conn, transactions, LoadContext(holder_file, TEST_KEY))
+            thread_result = {}
+            thread = threading.Thread(target=lambda: thread_result.update(load=waiter()))
+            thread.start()
+            _waiting_for_a_lock(url)
+        thread.join(timeout=60)
+    assert not thread.is_alive()
+    waited = thread_result["load"]
+    assert "merging again" in caplog.text
+
+    assert (held.status, waited.status) == ("loaded", "loaded")
+    with psycopg.connect(url) as conn:
+        stored = conn.execute(
+            """
+            SELECT t.transaction_id::text, t.customer_key, t.source_file, i.source_file
+            FROM warehouse.transactions t JOIN warehouse.transaction_ids i USING (transaction_id)
+            ORDER BY 1
+            """
+        ).fetchall()
+        addresses = conn.execute("SELECT count(*) FROM pii.delivery_addresses").fetchone()[0]
+    earlier_path, later_path = files[earlier].relative_path, files[later].relative_path
+    assert stored == [
+        (shared, customer_key("000001", TEST_KEY), earlier_path, earlier_path),
+        ("00000000-0000-4000-8000-000000000002", customer_key("000002", TEST_KEY), later_path,
+         later_path),
+    ]  # fmt: skip
+    assert addresses == 2
+    # the later file's copy is a duplicate when it merged second, replaced when it merged first
+    if first == "earlier":
+        assert (waited.loaded, waited.duplicate) == (1, 1)
+    else:
+        assert (waited.loaded, waited.duplicate) == (1, 0)
