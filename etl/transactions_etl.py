@@ -142,8 +142,8 @@ def merge(conn: psycopg.Connection, context: LoadContext) -> MergeResult:
 
 
 def _merge(conn: psycopg.Connection, context: LoadContext) -> MergeResult:
-    # The foreign keys of items and addresses check each inserted row with the same query on a
-    # partitioned table. Once that table has statistics (a warehouse with history), PostgreSQL
+    # The items' foreign key checks each inserted line with the same query on the partitioned
+    # warehouse.transactions. Once that has statistics (a warehouse with history), PostgreSQL
     # judges a plan made for each row's values cheaper than one plan for all rows, and plans
     # again for every row: the items of a 20,000-transaction file took 0.93 s instead of 0.30 s.
     # One generic plan, its partitions pruned as it runs, serves every row (until commit).
