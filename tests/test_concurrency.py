@@ -9,6 +9,7 @@ import logging
 import os
 import random
 import threading
+import time
 from datetime import date
 
 import psycopg
@@ -235,7 +236,6 @@ def test_two_runs_started_together_many_times(new_database, landing, clean):
 
 def _waiting_for_a_lock(url, timeout=30.0):
     """Wait until a session of the database waits for a lock held by another."""
-    deadline = threading.Event()
     with psycopg.connect(url, autocommit=True) as conn:
         for _ in range(int(timeout / 0.05)):
             waiting = conn.execute(
@@ -246,7 +246,7 @@ def _waiting_for_a_lock(url, timeout=30.0):
             ).fetchone()[0]
             if waiting:
                 return
-            deadline.wait(0.05)
+            time.sleep(0.05)
     raise AssertionError("no load came to wait for the other")
 
 
