@@ -123,12 +123,18 @@ def main(
     chosen = [name for name in LOADERS if name in chosen]
     caps = dict.fromkeys(CAPPED, row_by_row_cap)
     with Server(database_url, _settings(server_settings)) as server:
-        click.echo(f"server: {server.describe()}")
+        described = server.describe()
+        click.echo(f"server: {described}")
+        if described.get("huge_pages_status") == "off":
+            click.echo(
+                "note: the server runs without huge pages, and loads slow down as a month fills; "
+                "see the README's Growth to reserve them"
+            )
         results = {
             "command": _command_line(),
             "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
             "machine": _machine(),
-            "server": server.describe(),
+            "server": described,
             "repeats": repeats,
             "workers": workers,
             "caps": caps,

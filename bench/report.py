@@ -95,6 +95,7 @@ def markdown(results: dict[str, Any]) -> str:
         f"Run of {results['date']} on {machine['cores']} cores, {machine['memory_gib']} GiB "
         f"({machine['platform']}, Python {machine['python']}); PostgreSQL {server['version']} "
         f"({server['kind']}, shared_buffers {server.get('shared_buffers')}, "
+        f"huge pages {server.get('huge_pages_status', 'unknown')}, "
         f"synchronous_commit {server.get('synchronous_commit')}). "
         f"{results['repeats']} runs of each loader per size, interleaved; "
         f"{results['workers']} worker processes for the loaders that use them.",

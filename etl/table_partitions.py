@@ -163,9 +163,13 @@ def _detach_one(
     )
     # A detached month of items keeps a copy of the reference to transactions, which would
     # forbid detaching that month of transactions next: it refers to nothing now.
-    # One at a time: dropping one can take the copies that depend on it along.
+    # One at a time, a reference before its copies (conparentid names the one they copy, which
+    # refuses to be dropped on its own): dropping it takes them along.
     while constraint := conn.execute(
-        "SELECT conname FROM pg_constraint WHERE conrelid = %s::regclass AND contype = 'f' LIMIT 1",
+        """
+        SELECT conname FROM pg_constraint WHERE conrelid = %s::regclass AND contype = 'f'
+        ORDER BY conparentid <> 0, conname LIMIT 1
+        """,
         (f"partitions.{name}",),
     ).fetchone():
         conn.execute(

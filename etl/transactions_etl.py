@@ -207,7 +207,7 @@ def _merge(conn: psycopg.Connection, context: LoadContext) -> MergeResult:
         )
         SELECT transaction_id, customer_key, transaction_time, delivery_city, delivery_country,
                delivery_postcode_district, total_cost, %(file)s, source_line
-        FROM transaction_winners ORDER BY transaction_id
+        FROM transaction_winners ORDER BY transaction_time, transaction_id  -- the key's order
         """,
         params,
     )
@@ -219,7 +219,7 @@ def _merge(conn: psycopg.Connection, context: LoadContext) -> MergeResult:
         SELECT w.transaction_id, w.transaction_time, i.line_number, i.sku, i.quantity, i.price,
                i.total
         FROM stg_transaction_items i JOIN transaction_winners w USING (source_line)
-        ORDER BY w.transaction_id, i.line_number  -- in key order: fewer index pages touched
+        ORDER BY w.transaction_time, w.transaction_id, i.line_number  -- the key's order
         """
     )
     conn.execute(
