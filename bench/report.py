@@ -156,9 +156,15 @@ def _times(ratio: float) -> str:
 
 def _growth_table(growth: dict[str, Any]) -> list[str]:
     names = list(growth["batches"][0]["loaders"])
+    checkpointed = all(
+        entry.get("after_checkpoint")
+        for batch in growth["batches"]
+        for entry in batch["loaders"].values()
+    )
     lines = [
         "Growth: each loader loading one day (batch) after another into a warehouse of its own, "
-        "the two taking turns.",
+        "the two taking turns"
+        + (", each batch right after a checkpoint." if checkpointed else "."),
         "",
         "| Batch | Transactions already stored | "
         + " | ".join(f"{_TITLES[name]} transactions/s" for name in names)

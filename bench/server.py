@@ -100,6 +100,15 @@ class Server:
         host = conninfo_to_dict(self.admin_url).get("host", "")
         return {"kind": self.kind, "version": version, "host": host, **settings}
 
+    def checkpoint(self) -> bool:
+        """Write every dirty buffer out now (CHECKPOINT); False when the role may not."""
+        try:
+            with psycopg.connect(self.admin_url, autocommit=True) as conn:
+                conn.execute("CHECKPOINT")
+        except psycopg.errors.InsufficientPrivilege:
+            return False
+        return True
+
     @contextmanager
     def fresh_database(self, migrated: bool) -> Iterator[str]:
         """A new empty database (with the warehouse's migrations, if `migrated`), then dropped."""

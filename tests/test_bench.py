@@ -41,6 +41,8 @@ def test_growth_loads_day_after_day_into_one_warehouse(bench_results):
     for name in ("pipeline", "bare_copy"):
         first, second = (batch["loaders"][name] for batch in growth["batches"])
         assert second["rows_before"] == first["records"] > 0
+        # the test server lets the harness checkpoint before every batch
+        assert first["after_checkpoint"] and second["after_checkpoint"]
 
 
 def test_results_come_as_markdown_and_a_plot(bench_results):
