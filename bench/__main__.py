@@ -125,11 +125,6 @@ def main(
     with Server(database_url, _settings(server_settings)) as server:
         described = server.describe()
         click.echo(f"server: {described}")
-        if described.get("huge_pages_status") == "off":
-            click.echo(
-                "note: the server runs without huge pages, and loads slow down as a month fills; "
-                "see the README's Growth to reserve them"
-            )
         results = {
             "command": _command_line(),
             "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),

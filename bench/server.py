@@ -20,9 +20,8 @@ from etl.migrations import migrate
 # (2 cores, 24 GiB) rather than PostgreSQL's defaults (128MB of shared buffers, checkpoints
 # every 1GB of WAL). With the defaults the random-keyed indexes (uuid primary keys) outgrow the
 # buffers at a few hundred thousand transactions and every loader slows down alike.
-# Huge pages are used when the kernel has them reserved (PostgreSQL's huge_pages=try): with 4 kB
-# pages, the more of the 2GB of buffers a load touches, the more its time goes to translating
-# addresses, and loads slow down as a month fills (README, Growth).
+# Huge pages are used when the kernel has them reserved (PostgreSQL's huge_pages=try); whether
+# they were is reported with the results (README, Growth).
 EMBEDDED_SETTINGS = {"shared_buffers": "2GB", "max_wal_size": "8GB"}
 
 
