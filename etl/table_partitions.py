@@ -22,11 +22,16 @@ from psycopg import sql
 
 from etl import erasure
 
-# Detached together, items before their transactions (whose key they refer to).
-DETACHABLE = ("warehouse.transaction_items", "warehouse.transactions", "ops.quarantine")
-# Quarantined lines hold personal data: an archive outside the database could not be erased,
-# so their months are dropped, never archived.
-NEVER_ARCHIVED = ("ops.quarantine",)
+# Detached together, items and addresses before their transactions (whose key they refer to).
+DETACHABLE = (
+    "warehouse.transaction_items",
+    "pii.delivery_addresses",
+    "warehouse.transactions",
+    "ops.quarantine",
+)
+# Delivery addresses and quarantined lines hold personal data: an archive outside the database
+# could not be erased, so their months are dropped, never archived.
+NEVER_ARCHIVED = ("pii.delivery_addresses", "ops.quarantine")
 ARCHIVE_SCHEMA = "archive"
 
 
@@ -118,12 +123,14 @@ def _attached(conn: psycopg.Connection) -> list[tuple[str, str, date]]:
 def detach(
     conn: psycopg.Connection, before: date, archive_dir: Path | None = None
 ) -> list[Partition]:
-    """Take the months before `before` of transactions, items and quarantine out of the tables.
+    """Take the months before `before` of transactions, items, delivery addresses and quarantine
+    out of the tables.
 
     Each month goes in one transaction that holds the erasure lock exclusively, so no load or
     erasure runs meanwhile. Transactions and items are kept in the schema `archive` (out of
     every query, re-attachable by hand), or with `archive_dir` written there as gzipped CSV
-    (header, every column) and dropped. Quarantine months are dropped. The load log keeps every
+    (header, every column) and dropped. Addresses and quarantine months are dropped (personal
+    data). The load log keeps every
     month: it is what keeps an old file from loading again. Returns what was detached.
     """
     if archive_dir is not None:

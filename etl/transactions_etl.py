@@ -225,11 +225,12 @@ def _merge(conn: psycopg.Connection, context: LoadContext) -> MergeResult:
     conn.execute(
         """
         INSERT INTO pii.delivery_addresses (
-            transaction_id, customer_id, address, postcode, city, country
+            transaction_id, transaction_time, customer_id, address, postcode, city, country
         )
-        SELECT transaction_id, customer_id, delivery_address, delivery_postcode, delivery_city,
-               delivery_country
-        FROM transaction_winners WHERE delivery_address IS NOT NULL ORDER BY transaction_id
+        SELECT transaction_id, transaction_time, customer_id, delivery_address,
+               delivery_postcode, delivery_city, delivery_country
+        FROM transaction_winners WHERE delivery_address IS NOT NULL
+        ORDER BY transaction_time, transaction_id  -- the key's order
         """
     )
     loaded, staged, scrubbed, orphans = conn.execute(
@@ -267,7 +268,7 @@ def _remove_stored(
     conn: psycopg.Connection, query: str, params: dict[str, Any] | None = None
 ) -> None:
     """Delete the transactions whose ids `query` deletes from warehouse.transaction_ids (their
-    delivery addresses go with them by cascade), and their items.
+    items and delivery addresses go with them by cascade).
 
     Their times, passed as values, confine the delete to their months' partitions; usually
     there are none (a transaction sent again comes later in the landing zone).

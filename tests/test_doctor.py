@@ -119,9 +119,10 @@ def test_an_erased_person_still_present_or_a_request_left_pending_is_a_problem(l
         (erased_id,),
     ).fetchone()[0]
     conn.execute(
-        "INSERT INTO pii.delivery_addresses SELECT transaction_id, %s, 'a', 'b', 'c', 'd' "
-        "FROM warehouse.transactions LIMIT 1 ON CONFLICT (transaction_id) DO UPDATE "
-        "SET customer_id = EXCLUDED.customer_id",
+        "INSERT INTO pii.delivery_addresses "
+        "SELECT transaction_id, transaction_time, %s, 'a', 'b', 'c', 'd' "
+        "FROM warehouse.transactions LIMIT 1 ON CONFLICT (transaction_time, transaction_id) "
+        "DO UPDATE SET customer_id = EXCLUDED.customer_id",
         (erased_id,),
     )
     present = conn.execute("SELECT customer_key FROM pii.customers LIMIT 1").fetchone()[0]

@@ -26,6 +26,7 @@ MONTHS = (date(2020, 1, 1), date(2020, 2, 1), date(2020, 3, 1))
 PARENTS = (
     "ops.load_log",
     "ops.quarantine",
+    "pii.delivery_addresses",
     "warehouse.transaction_items",
     "warehouse.transactions",
 )
@@ -196,7 +197,7 @@ def test_detach_archives_old_months_and_later_loads_leave_them_out(loaded, tmp_p
         env={"DATABASE_URL": loaded},
     )
     assert result.exit_code == 0, result.output
-    assert "6 partitions detached" in result.output
+    assert "8 partitions detached" in result.output
     with psycopg.connect(loaded) as conn:
         attached = _attached(conn)
         assert {month for _, month in attached if _ != "ops.load_log"} == {MONTHS[2]}
@@ -211,6 +212,8 @@ def test_detach_archives_old_months_and_later_loads_leave_them_out(loaded, tmp_p
         **{("warehouse.transactions", m): "archived" for m in MONTHS[:2]},
         **{("warehouse.transaction_items", m): "archived" for m in MONTHS[:2]},
         **{("ops.quarantine", m): "dropped" for m in MONTHS[:2]},
+        # personal data is never archived
+        **{("pii.delivery_addresses", m): "dropped" for m in MONTHS[:2]},
     }
     with gzip.open(archive / "warehouse.transactions_2020-02.csv.gz", "rt") as archived:
         rows = list(csv.DictReader(io.StringIO(archived.read())))
@@ -226,11 +229,16 @@ def test_detach_archives_old_months_and_later_loads_leave_them_out(loaded, tmp_p
 
 
 def test_detach_without_archive_keeps_the_months_in_the_archive_schema(loaded):
+    january_addresses = (
+        "SELECT count(*) FROM pii.delivery_addresses WHERE transaction_time < '2020-02-01'"
+    )
     with psycopg.connect(loaded) as conn:
+        assert conn.execute(january_addresses).fetchone()[0] == 1
         detached = table_partitions.detach(conn, date(2020, 2, 1))
         assert {(p.parent, p.state) for p in detached} == {
             ("warehouse.transactions", "kept"),
             ("warehouse.transaction_items", "kept"),
+            ("pii.delivery_addresses", "dropped"),
             ("ops.quarantine", "dropped"),
         }
         kept = conn.execute(
@@ -238,6 +246,9 @@ def test_detach_without_archive_keeps_the_months_in_the_archive_schema(loaded):
         ).fetchone()[0]
         assert kept == 1
         assert conn.execute("SELECT count(*) FROM warehouse.transactions").fetchone()[0] == 3
+        # January's address went with its month; the other months' stay
+        assert conn.execute(january_addresses).fetchone()[0] == 0
+        assert conn.execute("SELECT count(*) FROM pii.delivery_addresses").fetchone()[0] == 3
 
 
 def test_verify_erasure_searches_the_archive_files(loaded, tmp_path):

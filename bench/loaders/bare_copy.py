@@ -31,7 +31,10 @@ _TABLES = (
         "warehouse.transaction_items",
         "transaction_id, transaction_time, line_number, sku, quantity, price, total",
     ),
-    ("pii.delivery_addresses", "transaction_id, customer_id, address, postcode, city, country"),
+    (
+        "pii.delivery_addresses",
+        "transaction_id, transaction_time, customer_id, address, postcode, city, country",
+    ),
 )
 
 _conn: psycopg.Connection | None = None
@@ -106,6 +109,7 @@ def _add(batch: tuple[list, list, list, list], record: dict, source_file: str, l
     addresses.append(
         (
             transaction_id,
+            record["transaction_time"],
             record["customer_id"],
             address["address"],
             address["postcode"],

@@ -132,11 +132,12 @@ def _insert(cursor, record: dict, source_file: str, line_number: int, key: bytes
     cursor.execute(
         """
         INSERT INTO pii.delivery_addresses (
-            transaction_id, customer_id, address, postcode, city, country
-        ) VALUES (%s, %s, %s, %s, %s, %s)
+            transaction_id, transaction_time, customer_id, address, postcode, city, country
+        ) VALUES (%s, %s, %s, %s, %s, %s, %s)
         """,
         (
             transaction_id,
+            record["transaction_time"],
             customer_id,
             address["address"],
             address["postcode"],
