@@ -163,7 +163,7 @@ def _growth_table(growth: dict[str, Any]) -> list[str]:
     )
     lines = [
         "Growth: each loader loading one day (batch) after another into a warehouse of its own, "
-        "the two taking turns"
+        "one loader after the other"
         + (", each batch right after a checkpoint." if checkpointed else "."),
         "",
         "| Batch | Transactions already stored | "

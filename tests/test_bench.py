@@ -43,6 +43,7 @@ def test_growth_loads_day_after_day_into_one_warehouse(bench_results):
         assert second["rows_before"] == first["records"] > 0
         # the test server lets the harness checkpoint before every batch
         assert first["after_checkpoint"] and second["after_checkpoint"]
+        assert second["database_mb_after"] >= first["database_mb_after"] > 0
 
 
 def test_results_come_as_markdown_and_a_plot(bench_results):
