@@ -130,8 +130,8 @@ def detach(
     erasure runs meanwhile. Transactions and items are kept in the schema `archive` (out of
     every query, re-attachable by hand), or with `archive_dir` written there as gzipped CSV
     (header, every column) and dropped. Addresses and quarantine months are dropped (personal
-    data). The load log keeps every
-    month: it is what keeps an old file from loading again. Returns what was detached.
+    data). The load log keeps every month: it is what keeps an old file from loading again.
+    Returns what was detached.
     """
     if archive_dir is not None:
         archive_dir.mkdir(parents=True, exist_ok=True)

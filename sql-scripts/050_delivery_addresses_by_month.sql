@@ -34,8 +34,8 @@ LANGUAGE sql STABLE AS $$
                  'pii.delivery_addresses', 'ops.quarantine', 'ops.load_log']::regclass[]
 $$;
 
--- The months transactions have, attached or not (an address of a detached month has no
--- transaction to refer to: it is dropped, as detaching now drops them).
+-- The months of the attached transactions. An address whose transaction's month was detached
+-- has nothing left to refer to: it is dropped, as detaching drops addresses from now on.
 SELECT ops.create_partition('pii.delivery_addresses', month)
 FROM (
     SELECT DISTINCT date_trunc('month', transaction_time)::date AS month
