@@ -92,63 +92,149 @@ def parse_path(root: Path, path: Path) -> LandingFile | None:
     return found if isinstance(found, LandingFile) else None
 
 
+@dataclass(frozen=True)
+class Window:
+    """The landing partitions from `first` to `last`, both included, as (date, hour) pairs;
+    None leaves that end open. `Window()` is the whole landing zone."""
+
+    first: tuple[date, int] | None = None
+    last: tuple[date, int] | None = None
+
+    @classmethod
+    def of_days(cls, start: date | None = None, end: date | None = None) -> Window:
+        """Every hour of the days start..end."""
+        return cls((start, 0) if start else None, (end, 23) if end else None)
+
+    def covers_day(self, day: date) -> bool:
+        return (self.first is None or day >= self.first[0]) and (
+            self.last is None or day <= self.last[0]
+        )
+
+    def covers(self, day: date, hour: int) -> bool:
+        return (self.first is None or (day, hour) >= self.first) and (
+            self.last is None or (day, hour) <= self.last
+        )
+
+
+EVERYTHING = Window()
+
+
+@dataclass(frozen=True)
+class Scan:
+    """What one walk of the landing zone found: the drops, in chronological order, and every
+    other file with the reason it is not one."""
+
+    drops: list[LandingFile]
+    unrecognised: list[UnrecognisedFile]
+
+
+def scan(root: Path, datasets: tuple[str, ...] = DATASETS, window: Window = EVERYTHING) -> Scan:
+    """Walk the landing zone once: the drops of `datasets` inside `window`, and the files that
+    are not drops (of any dataset).
+
+    Folders of days and hours outside the window are not entered, so a run of one partition
+    reads two directories, not the whole history; what lies in them is not judged either.
+    Hidden files (uploads in progress) are left out, and so are files at the top level that do
+    not look like data (a README). Symbolic links are followed only when they stay inside the
+    landing zone.
+    """
+    root = root.resolve()
+    found = Scan([], [])
+    _walk(root, root, 0, datasets, window, found)
+    found.drops.sort()
+    found.unrecognised.sort(key=lambda entry: entry.relative_path)
+    return found
+
+
 def discover(
     root: Path,
     datasets: tuple[str, ...] = DATASETS,
     start: date | None = None,
     end: date | None = None,
 ) -> list[LandingFile]:
-    """The drops of `datasets` under `root` with start <= date <= end, in chronological order.
-
-    Symbolic links are followed only when they stay inside the landing zone. `unrecognised`
-    lists, with reasons, the files this leaves out.
-    """
-    root = root.resolve()
-    found = []
-    for path in root.glob("date=*/hour=*/*.json*"):
-        landing_file = _classify(root, path)
-        if not isinstance(landing_file, LandingFile) or landing_file.dataset not in datasets:
-            continue
-        if start and landing_file.partition_date < start:
-            continue
-        if end and landing_file.partition_date > end:
-            continue
-        found.append(landing_file)
-    return sorted(found)
+    """The drops of `datasets` under `root` with start <= date <= end, in chronological order."""
+    return scan(root, datasets, Window.of_days(start, end)).drops
 
 
 def unrecognised(root: Path) -> list[UnrecognisedFile]:
-    """Every file under `root` that discovery does not take as a drop, with the reason.
+    """Every file under `root` that is not a drop, with the reason (see `scan`)."""
+    return scan(root).unrecognised
 
-    Hidden files (uploads in progress) are left out, and so are files at the top level that do
-    not look like data (a README): everything else a feed puts in the wrong place shows here
-    instead of being silently dropped.
-    """
-    root = root.resolve()
-    found = []
-    for directory, subdirectories, files in os.walk(root):
-        subdirectories[:] = [name for name in subdirectories if not name.startswith(".")]
-        here = Path(directory)
-        # os.walk does not descend into linked folders; glob does, so judge the links themselves
-        links = [name for name in subdirectories if (here / name).is_symlink()]
-        for name in sorted([*files, *links]):
-            path = here / name
-            if name.startswith(".") or (here == root and name in files and ".json" not in name):
+
+def _walk(
+    root: Path,
+    directory: Path,
+    depth: int,
+    datasets: tuple[str, ...],
+    window: Window,
+    found: Scan,
+) -> None:
+    """Judge every entry of `directory`, `depth` folders below the root, and enter its folders
+    (date=, then hour=) that the window covers."""
+    with os.scandir(directory) as entries:
+        listed = sorted(entries, key=lambda entry: entry.name)
+    for entry in listed:
+        if entry.name.startswith("."):
+            continue
+        path = Path(entry.path)
+        relative = path.relative_to(root).as_posix()
+        if entry.is_symlink():
+            target = path.resolve()
+            if not target.is_relative_to(root):
+                found.unrecognised.append(
+                    UnrecognisedFile(relative, "symbolic link leading out of the landing zone")
+                )
                 continue
-            reason = _classify(root, path)
-            if isinstance(reason, LandingFile):
+            if not target.exists():
+                found.unrecognised.append(UnrecognisedFile(relative, "broken symbolic link"))
                 continue
-            found.append(UnrecognisedFile(path.relative_to(root).as_posix(), reason))
-    return sorted(found, key=lambda entry: entry.relative_path)
+        if entry.is_dir():
+            if entry.is_symlink() and depth > 1:
+                # followed only as a day's or an hour's folder, so that a link cannot loop
+                found.unrecognised.append(
+                    UnrecognisedFile(relative, "symbolic link to a folder below an hour's folder")
+                )
+                continue
+            if _outside(window, depth, entry.name, path.parent.name):
+                continue
+            _walk(root, path, depth + 1, datasets, window, found)
+            continue
+        if depth == 0 and ".json" not in entry.name:
+            continue  # documentation beside the drops
+        if not entry.is_file():
+            found.unrecognised.append(UnrecognisedFile(relative, "not a regular file"))
+            continue
+        judged = _parse_relative(root, relative)
+        if isinstance(judged, str):
+            found.unrecognised.append(UnrecognisedFile(relative, judged))
+        elif judged.dataset in datasets and window.covers(
+            judged.partition_date, judged.partition_hour
+        ):
+            found.drops.append(judged)
 
 
-def _classify(root: Path, path: Path) -> LandingFile | str:
-    """The drop at `path` under the resolved `root`, or why it is not one."""
-    if not path.resolve().is_relative_to(root):
-        return "symbolic link leading out of the landing zone"
-    if not path.is_file():
-        return "broken symbolic link" if path.is_symlink() else "not a regular file"
-    return _parse_relative(root, path.relative_to(root).as_posix())
+def _outside(window: Window, depth: int, name: str, parent: str) -> bool:
+    """Whether the folder `name` (in `parent`) is a day or an hour the window leaves out.
+    Folders that are not valid days or hours are entered: their files are reported."""
+    if depth == 0:
+        day = _day(name)
+        return day is not None and not window.covers_day(day)
+    if depth == 1 and name.startswith("hour="):
+        day, hour = _day(parent), name.removeprefix("hour=")
+        if day is not None and _HOUR.match(hour) and int(hour) <= 23:
+            return not window.covers(day, int(hour))
+    return False
+
+
+def _day(name: str) -> date | None:
+    """The date of a `date=YYYY-MM-DD` folder name, or None."""
+    text = name.removeprefix("date=")
+    if text == name or not _DATE.match(text):
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        return None
 
 
 def _parse_relative(root: Path, relative: str) -> LandingFile | str:
@@ -157,10 +243,7 @@ def _parse_relative(root: Path, relative: str) -> LandingFile | str:
     if len(parts) != 3 or not (parts[0].startswith("date=") and parts[1].startswith("hour=")):
         return "not in a date=YYYY-MM-DD/hour=HH/ folder"
     day_text, hour_text = parts[0].removeprefix("date="), parts[1].removeprefix("hour=")
-    try:
-        day = date.fromisoformat(day_text) if _DATE.match(day_text) else None
-    except ValueError:
-        day = None
+    day = _day(parts[0])
     if day is None:
         return f"date={day_text} is not a date (YYYY-MM-DD)"
     if not _HOUR.match(hour_text) or int(hour_text) > 23:
