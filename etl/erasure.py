@@ -10,11 +10,8 @@ from typing import Any
 import orjson
 import psycopg
 
+from etl import locks
 from etl.pseudonym import customer_key, pseudonym
-
-# Loads hold this lock shared for each file; an erasure holds it exclusively, so an erasure
-# waits for running loads and later loads see its tombstone.
-ERASURE_LOCK = (3, 0)
 
 # Where a record names its customer, per dataset.
 SUBJECT_FIELDS = {
@@ -61,16 +58,6 @@ class ErasedCustomers:
             if pseudonym(email, key) in self.email_keys:
                 return True
         return False
-
-
-def lock_shared(conn: psycopg.Connection) -> None:
-    """Taken by every load: waits while an erasure is being carried out."""
-    conn.execute("SELECT pg_advisory_xact_lock_shared(%s, %s)", ERASURE_LOCK)
-
-
-def lock_exclusive(conn: psycopg.Connection) -> None:
-    """Taken by an erasure: waits for running loads to finish."""
-    conn.execute("SELECT pg_advisory_xact_lock(%s, %s)", ERASURE_LOCK)
 
 
 def erased_customers(conn: psycopg.Connection) -> ErasedCustomers:
@@ -122,8 +109,9 @@ def erase_customer(
     return removed
 
 
-def resolve_pending(conn: psycopg.Connection, arrived: str, key: bytes) -> int:
-    """Carry out pending requests for customers that just arrived; return how many were erased.
+def resolve_pending(conn: psycopg.Connection, arrived: str, key: bytes) -> set[str]:
+    """Carry out pending requests for customers that just arrived; return the ids of those
+    erased.
 
     `arrived` is a query of (customer_id, customer_key, email) rows. A pending request whose
     e-mail matches is carried out now; one whose e-mail does not becomes an e-mail mismatch.
@@ -134,10 +122,10 @@ def resolve_pending(conn: psycopg.Connection, arrived: str, key: bytes) -> int:
           ON l.customer_key = a.customer_key AND l.outcome = 'unknown_customer'
     """
     if not conn.execute(f"SELECT EXISTS (SELECT 1 {matching})").fetchone()[0]:
-        return 0
+        return set()
     # Rare (a backfill of older files after the request): wait for running loads, so that none
     # of them can still store this customer's data after the erasure commits.
-    lock_exclusive(conn)
+    locks.lock_erasure_exclusive(conn)
     pending = conn.execute(
         f"""
         SELECT l.request_id, a.customer_id, a.email, l.email_key
@@ -161,7 +149,7 @@ def resolve_pending(conn: psycopg.Connection, arrived: str, key: bytes) -> int:
             """,
             (outcome, orjson.dumps(removed).decode(), request_id),
         )
-    return len(erased)
+    return erased
 
 
 def _delete(conn: psycopg.Connection, table: str, condition: str, *params: str) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import psycopg
 
-from etl import erasure
+from etl import locks
 from etl.pseudonym import customer_key
 
 # Every column holding a customer pseudonym.
@@ -32,7 +32,7 @@ def rotate_key(conn: psycopg.Connection, old_key: bytes, new_key: bytes) -> dict
     recomputed (their e-mail is gone) and are cleared. Returns rows updated per table.
     """
     with conn.transaction():
-        erasure.lock_exclusive(conn)
+        locks.lock_erasure_exclusive(conn)
         ids = {
             row[0]
             for row in conn.execute(

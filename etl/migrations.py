@@ -10,12 +10,11 @@ from pathlib import Path
 
 import psycopg
 
+from etl import locks
 from etl.settings import SQL_SCRIPTS_DIR
 
 log = logging.getLogger(__name__)
 
-# Any fixed number: serialises concurrent migrators (two loaders starting at once).
-_MIGRATION_LOCK = 7_300_001
 _SCRIPT_NAME = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
 
 
@@ -55,7 +54,7 @@ def migrate(conn: psycopg.Connection, directory: Path = SQL_SCRIPTS_DIR) -> list
     """
     applied_now = []
     with conn.transaction():
-        conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
+        locks.lock_migrations(conn)
         # Only a fresh database needs the bookkeeping created: roles that may not create
         # schemas (the loader, the privacy officer) then run against an up-to-date warehouse.
         if conn.execute("SELECT to_regclass('ops.schema_migrations')").fetchone()[0] is None:

@@ -20,7 +20,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from etl import erasure
+from etl import locks
 
 # Detached together, items and addresses before their transactions (whose key they refer to).
 DETACHABLE = (
@@ -146,7 +146,7 @@ def detach(
     detached = []
     for month in months:
         with conn.transaction():
-            erasure.lock_exclusive(conn)
+            locks.lock_erasure_exclusive(conn)
             for parent in DETACHABLE:
                 result = _detach_one(conn, parent, month, archive_dir)
                 if result is not None:
