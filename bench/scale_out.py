@@ -24,6 +24,7 @@ import psycopg
 
 from bench.server import Server
 from etl import quality
+from etl.landing import Window
 from etl.runner import run
 from etl.settings import PROJECT_DIR, Settings
 from tests import landing_zone as lz
@@ -164,7 +165,13 @@ def _history(server: Server, work: Path, args: argparse.Namespace) -> dict[str, 
             timings = []
             for hour in range(args.files):
                 started = time.perf_counter()
-                summary = run(settings, ("transactions",), show_progress=False, hour=hour)
+                hour_of_day = (date(2021, 1, 5), hour)
+                summary = run(
+                    settings,
+                    ("transactions",),
+                    Window(hour_of_day, hour_of_day),
+                    show_progress=False,
+                )
                 timings.append(time.perf_counter() - started)
                 assert summary.ok, summary.render()
             measured[kind] = {

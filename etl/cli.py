@@ -67,7 +67,7 @@ def run_options(command: Callable[..., Any]) -> Callable[..., Any]:
             type=click.IntRange(min=1),
             default=os.cpu_count() or 1,
             show_default="number of cores",
-            help="Files of a dataset loaded at once, each in its own process.",
+            help="Batches of a dataset's files loaded at once, each in its own process.",
         ),
     ]
     return functools.reduce(lambda wrapped, option: option(wrapped), reversed(options), command)
@@ -82,10 +82,12 @@ def _run(
     force: bool,
     workers: int,
 ) -> None:
+    from etl.landing import Window
     from etl.runner import run
 
     configure_logging(verbose)
-    summary = run(_settings(raw_data), datasets, start, end, force=force, workers=workers)
+    window = Window.of_days(start, end)
+    summary = run(_settings(raw_data), datasets, window, force=force, workers=workers)
     click.echo(summary.render())
     # 1: some files failed (the others loaded); 2: the run stopped, the database out of reach
     sys.exit(2 if summary.aborted else 0 if summary.ok else 1)

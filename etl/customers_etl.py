@@ -6,7 +6,7 @@ e-mails are trimmed and lower-cased, phone numbers read into E.164, postcodes no
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import date
 from typing import Any
 
@@ -14,14 +14,22 @@ import psycopg
 
 from etl import cleaning, erasure, runner
 from etl.cli import standalone_main
-from etl.dataset import CustomerErased, Dataset, LoadContext, MergeResult, StagingRow, StagingTable
+from etl.dataset import (
+    CustomerErased,
+    Dataset,
+    LoadContext,
+    MergeResult,
+    MergeResults,
+    StagingRow,
+    staging_table,
+)
 from etl.landing import LandingFile
 from etl.pseudonym import customer_key
 from etl.runner import RunSummary
 from etl.settings import Settings
 from etl.validation import RecordError, RecordRejected
 
-STAGING = StagingTable(
+STAGING = staging_table(
     "stg_customers",
     (
         "source_line", "customer_id", "customer_key", "first_name", "last_name", "date_of_birth",
@@ -34,6 +42,8 @@ STAGING = StagingTable(
         "text", "text", "text", "text", "date",
     ),
 )  # fmt: skip
+# Each customer's newest record in the batch, unless a newer one is stored.
+WINNERS = STAGING.with_columns("customer_winners", ("source_file", "text"))
 
 
 def to_staging(
@@ -96,15 +106,14 @@ _PII_COLUMNS = (
 _PROFILE_COLUMNS = "customer_key, city, country, postcode_district, segment, last_change"
 
 
-def merge(conn: psycopg.Connection, context: LoadContext) -> MergeResult:
-    """Apply each customer's newest record from the file, unless a newer one is already stored."""
-    landing_file = context.landing_file
-    params = {"file": landing_file.relative_path}
+def merge(conn: psycopg.Connection, context: LoadContext) -> MergeResults:
+    """Apply each customer's newest record from the batch, unless a newer one is stored."""
     conn.execute(
         """
-        CREATE TEMP TABLE customer_winners ON COMMIT DROP AS
-        SELECT DISTINCT ON (customer_id) * FROM stg_customers
-        ORDER BY customer_id, last_change DESC, source_line DESC
+        INSERT INTO customer_winners
+        SELECT DISTINCT ON (s.customer_id) s.*, f.source_file
+        FROM stg_customers s JOIN stg_files f USING (file_number)
+        ORDER BY s.customer_id, s.last_change DESC, f.source_file DESC, s.source_line DESC
         """
     )
     conn.execute(
@@ -112,43 +121,58 @@ def merge(conn: psycopg.Connection, context: LoadContext) -> MergeResult:
         DELETE FROM customer_winners w USING pii.customers c
         WHERE c.customer_id = w.customer_id
           AND (c.last_change, c.source_file, c.source_line)
-              > (w.last_change, %(file)s, w.source_line)
-        """,
-        params,
+              > (w.last_change, w.source_file, w.source_line)
+        """
     )
     conn.execute(
         f"""
         INSERT INTO pii.customers ({_PII_COLUMNS}, source_file, source_line)
-        SELECT {_PII_COLUMNS}, %(file)s, source_line FROM customer_winners ORDER BY customer_id
+        SELECT {_PII_COLUMNS}, source_file, source_line FROM customer_winners ORDER BY customer_id
         ON CONFLICT (customer_id) DO UPDATE SET
             ({_PII_COLUMNS}, source_file, source_line)
             = ROW({_excluded(_PII_COLUMNS)}, EXCLUDED.source_file, EXCLUDED.source_line)
-        """,
-        params,
+        """
     )
     conn.execute(
         f"""
         INSERT INTO warehouse.customers ({_PROFILE_COLUMNS}, source_file, source_line)
-        SELECT {_PROFILE_COLUMNS}, %(file)s, source_line FROM customer_winners ORDER BY customer_key
+        SELECT {_PROFILE_COLUMNS}, source_file, source_line
+        FROM customer_winners ORDER BY customer_key
         ON CONFLICT (customer_key) DO UPDATE SET
             ({_PROFILE_COLUMNS}, source_file, source_line)
             = ROW({_excluded(_PROFILE_COLUMNS)}, EXCLUDED.source_file, EXCLUDED.source_line)
-        """,
-        params,
+        """
     )
-    winners, staged = conn.execute(
-        "SELECT (SELECT count(*) FROM customer_winners), (SELECT count(*) FROM stg_customers)"
-    ).fetchone()
     erased = erasure.resolve_pending(
         conn, "SELECT customer_id, customer_key, email FROM customer_winners", context.pseudonym_key
     )
-    return MergeResult(loaded=winners - erased, duplicate=staged - winners, erased=erased)
+    rows = conn.execute(
+        """
+        WITH staged AS (
+            SELECT file_number, count(*) AS records FROM stg_customers GROUP BY file_number
+        ),
+        stored AS (
+            SELECT file_number, count(*) AS winners,
+                   count(*) FILTER (WHERE customer_id = ANY(%s)) AS erased
+            FROM customer_winners GROUP BY file_number
+        )
+        SELECT s.file_number, s.records, coalesce(w.winners, 0), coalesce(w.erased, 0)
+        FROM staged s LEFT JOIN stored w USING (file_number)
+        """,
+        (sorted(erased),),
+    ).fetchall()
+    return {
+        number: MergeResult(loaded=winners - erased_, duplicate=records - winners, erased=erased_)
+        for number, records, winners, erased_ in rows
+    }
 
 
-def forget(conn: psycopg.Connection, landing_file: LandingFile) -> None:
-    """Remove the customers an earlier version of the file supplied."""
+def forget(conn: psycopg.Connection, files: Sequence[LandingFile]) -> None:
+    """Remove the customers earlier versions of the files supplied."""
     for table in ("pii.customers", "warehouse.customers"):
-        conn.execute(f"DELETE FROM {table} WHERE source_file = %s", (landing_file.relative_path,))
+        conn.execute(
+            f"DELETE FROM {table} WHERE source_file = ANY(%s)", ([f.relative_path for f in files],)
+        )
 
 
 def _excluded(columns: str) -> str:
@@ -158,6 +182,7 @@ def _excluded(columns: str) -> str:
 DATASET = Dataset(
     name="customers",
     staging=(STAGING,),
+    working=(WINNERS,),
     to_staging=to_staging,
     merge=merge,
     forget=forget,

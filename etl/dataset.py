@@ -1,8 +1,8 @@
-"""What each dataset module provides to the shared file loader."""
+"""What each dataset module provides to the shared batch loader (etl/file_load.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,13 +11,17 @@ import psycopg
 from etl.erasure import ErasedCustomers
 from etl.landing import LandingFile
 
-# (staging table, row in that table's column order)
+# (staging table, row in that table's column order, without file_number)
 StagingRow = tuple[str, tuple[Any, ...]]
 
 
 @dataclass(frozen=True)
-class StagingTable:
-    """A temporary table a file's clean records are copied into before the merge."""
+class TempTable:
+    """A temporary table of a connection: created once per connection, emptied at every commit.
+
+    Created once, not per load: creating and dropping temporary tables for every file was a
+    tenth of a small file's load (catalog rows written and deleted each time).
+    """
 
     name: str
     columns: tuple[str, ...]
@@ -28,20 +32,39 @@ class StagingTable:
         columns = ", ".join(
             f"{c} {t}" for c, t in zip(self.columns, self.column_types, strict=True)
         )
-        return f"CREATE TEMP TABLE {self.name} ({columns}) ON COMMIT DROP"
+        return f"CREATE TEMP TABLE IF NOT EXISTS {self.name} ({columns}) ON COMMIT DELETE ROWS"
+
+    def with_columns(self, name: str, *columns: tuple[str, str]) -> TempTable:
+        """A table of the same columns and more, e.g. the winners of a merge."""
+        return TempTable(
+            name,
+            self.columns + tuple(c for c, _ in columns),
+            self.column_types + tuple(t for _, t in columns),
+        )
+
+
+def staging_table(name: str, columns: tuple[str, ...], column_types: tuple[str, ...]) -> TempTable:
+    """A table a batch's clean records are copied into before the merge. Its first column,
+    `file_number`, says which of the batch's files a row came from (its index in
+    LoadContext.files, and a key of the temporary table stg_files)."""
+    return TempTable(name, ("file_number", *columns), ("integer", *column_types))
 
 
 @dataclass(frozen=True)
 class MergeResult:
-    """What a merge did with a file's valid records."""
+    """What a merge did with one file's valid records."""
 
-    loaded: int
-    duplicate: int
+    loaded: int = 0
+    duplicate: int = 0
     orphans: int = 0
     # loaded without their personal part, because their customer is erased
     scrubbed: int = 0
     # dropped, because a pending erasure request matched them on arrival
     erased: int = 0
+
+
+# file_number -> what the merge did with that file's records (files without any: absent)
+MergeResults = Mapping[int, MergeResult]
 
 
 class CustomerErased(Exception):
@@ -50,11 +73,17 @@ class CustomerErased(Exception):
 
 @dataclass(frozen=True)
 class LoadContext:
-    """What a transform or merge may need beyond the record itself."""
+    """What a transform or a merge may need beyond the records.
 
-    landing_file: LandingFile
+    Attributes:
+        pseudonym_key: the HMAC key of pseudonyms.
+        erased: the tombstones in force, read once per batch under the erasure lock.
+        files: the batch's files; a file's number is its index here (in stg_files too).
+    """
+
     pseudonym_key: bytes
     erased: ErasedCustomers = field(default_factory=ErasedCustomers)
+    files: tuple[LandingFile, ...] = ()
 
     def is_erased(self, customer_id: str) -> bool:
         return bool(self.erased) and self.erased.covers(customer_id, self.pseudonym_key)
@@ -64,31 +93,37 @@ class LoadContext:
 class Dataset:
     """A dataset's rules, as the shared loader (etl/file_load.py) runs them.
 
+    A batch of the dataset's files is staged together and merged together; every merge works
+    set-wise on the staged rows of all the batch's files and reports per file.
+
     Attributes:
         name: the landing file name without extension, and the schema's name.
-        staging: the temporary tables clean records are copied into.
+        staging: the temporary tables clean records are copied into (see `staging_table`).
+        working: other temporary tables its merge fills (winners and the like).
         to_staging: a schema-valid record and its line number -> staging rows (pure; raises
             RecordRejected for rule violations beyond the schema, CustomerErased to drop it).
-        merge: moves the staged rows of one file into the warehouse; runs inside the file's
-            transaction.
-        forget: removes what an earlier version of a landing file contributed, before that file
-            is loaded again because its content changed.
-        exclusive: its loads run alone (erasure): no other load runs while one of its files does.
+        merge: moves the staged rows of a batch into the warehouse and says, per file number,
+            what it did; runs inside the batch's transaction.
+        forget: removes what earlier versions of landing files contributed, before those files
+            are loaded again because their content changed.
+        exclusive: its loads run alone (erasure): no other load runs while one of its batches
+            does.
         erases_on_arrival: its merge may carry out pending erasure requests, taking the erasure
             lock exclusively while it holds it shared; its loads therefore take turns from their
             start, or two of them would each wait for the other's shared lock (a deadlock).
         staged_months: a query of the months (first days) the staged rows fall in, when its
             merge writes to tables partitioned by a date of the rows (transactions); without
-            it, only the landing file's month is written (load log, quarantine).
+            it, only the landing files' months are written (load log, quarantine).
         merges_concurrently: its merges need not take turns: each resolves a race with another
-            file's itself (transactions: see its merge). Otherwise one file merges at a time.
+            batch itself (transactions: see its merge). Otherwise one batch merges at a time.
     """
 
     name: str
-    staging: tuple[StagingTable, ...]
+    staging: tuple[TempTable, ...]
     to_staging: Callable[[dict[str, Any], int, LoadContext], Iterable[StagingRow]]
-    merge: Callable[[psycopg.Connection, LoadContext], MergeResult]
-    forget: Callable[[psycopg.Connection, LandingFile], None]
+    merge: Callable[[psycopg.Connection, LoadContext], MergeResults]
+    forget: Callable[[psycopg.Connection, Sequence[LandingFile]], None]
+    working: tuple[TempTable, ...] = ()
     exclusive: bool = False
     erases_on_arrival: bool = False
     staged_months: str | None = None
@@ -96,6 +131,6 @@ class Dataset:
 
     @property
     def parallel(self) -> bool:
-        """Whether its files may load in several processes at once (`warehouse run --workers`):
-        not when its loads run alone or take turns anyway."""
+        """Whether its batches may load in several processes at once (`warehouse run
+        --workers`): not when its loads run alone or take turns anyway."""
         return not (self.exclusive or self.erases_on_arrival)

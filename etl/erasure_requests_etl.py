@@ -8,7 +8,8 @@ customer is recorded with its reason and changes nothing else; the same request 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import orjson
@@ -16,14 +17,21 @@ import psycopg
 
 from etl import cleaning, erasure, runner
 from etl.cli import standalone_main
-from etl.dataset import Dataset, LoadContext, MergeResult, StagingRow, StagingTable
+from etl.dataset import (
+    Dataset,
+    LoadContext,
+    MergeResult,
+    MergeResults,
+    StagingRow,
+    staging_table,
+)
 from etl.landing import LandingFile
 from etl.pseudonym import customer_key, pseudonym
 from etl.runner import RunSummary
 from etl.settings import Settings
 from etl.validation import RecordError, RecordRejected
 
-STAGING = StagingTable(
+STAGING = staging_table(
     "stg_erasure_requests",
     ("source_line", "request_id", "customer_id", "customer_key", "email"),
     ("integer", "text", "text", "text", "text"),
@@ -52,19 +60,22 @@ def to_staging(
     )
 
 
-def carry_out(conn: psycopg.Connection, context: LoadContext) -> MergeResult:
-    """Carry out the file's new requests in line order and log each one."""
-    landing_file, key = context.landing_file, context.pseudonym_key
+def carry_out(conn: psycopg.Connection, context: LoadContext) -> MergeResults:
+    """Carry out the batch's new requests in the order of the landing zone and log each one."""
+    key = context.pseudonym_key
     requests = conn.execute(
         """
-        SELECT DISTINCT ON (request_id) request_id, customer_id, customer_key, email, source_line
-        FROM stg_erasure_requests r
+        SELECT DISTINCT ON (request_id)
+               request_id, customer_id, customer_key, email, f.source_file, source_line,
+               file_number
+        FROM stg_erasure_requests r JOIN stg_files f USING (file_number)
         WHERE NOT EXISTS (SELECT 1 FROM privacy.erasure_log l WHERE l.request_id = r.request_id)
-        ORDER BY request_id, source_line
+        ORDER BY request_id, f.source_file, source_line
         """
     ).fetchall()
-    for request_id, customer_id, subject_key, email, source_line in sorted(
-        requests, key=lambda request: request[4]
+    new = Counter()
+    for request_id, customer_id, subject_key, email, source_file, source_line, number in sorted(
+        requests, key=lambda request: (request[4], request[5])
     ):
         outcome, removed = _carry_out_one(conn, request_id, customer_id, subject_key, email, key)
         conn.execute(
@@ -79,12 +90,18 @@ def carry_out(conn: psycopg.Connection, context: LoadContext) -> MergeResult:
                 pseudonym(email, key),
                 outcome,
                 orjson.dumps(removed).decode(),
-                landing_file.relative_path,
+                source_file,
                 source_line,
             ),
         )
-    staged = conn.execute("SELECT count(*) FROM stg_erasure_requests").fetchone()[0]
-    return MergeResult(loaded=len(requests), duplicate=staged - len(requests))
+        new[number] += 1
+    staged = conn.execute(
+        "SELECT file_number, count(*) FROM stg_erasure_requests GROUP BY file_number"
+    ).fetchall()
+    return {
+        number: MergeResult(loaded=new[number], duplicate=records - new[number])
+        for number, records in staged
+    }
 
 
 def _carry_out_one(
@@ -110,7 +127,7 @@ def _carry_out_one(
     return "erased", erasure.erase_customer(conn, customer_id, email, request_id, key)
 
 
-def forget(conn: psycopg.Connection, landing_file: LandingFile) -> None:
+def forget(conn: psycopg.Connection, files: Sequence[LandingFile]) -> None:
     """Nothing to undo: an erasure carried out stays carried out when its file changes."""
 
 

@@ -1,20 +1,31 @@
-"""Load one landing file of any dataset: all of it in one transaction, or none of it."""
+"""Load landing files of one dataset in batches: a batch in one transaction, all of it or none of
+it, each of its files accounted for on its own.
+
+The feed sends many small files (one per dataset and hour, a dozen records each). Loading them
+one transaction each spent most of the time on fixed costs: about twenty statements, temporary
+tables created and dropped, and a commit (a WAL flush) per file. A batch of consecutive files
+shares one transaction, one staging pass and one set-based merge, while every file keeps its
+own load-log row, its own counts and its own place in every rule ("earliest (file, line)
+wins" compares files of the same batch as it compares files of different batches).
+"""
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, replace
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
 import orjson
 import psycopg
 
-from etl import erasure, landing, load_log, table_partitions
-from etl.dataset import CustomerErased, Dataset, LoadContext
+from etl import erasure, landing, load_log, locks, table_partitions
+from etl.dataset import CustomerErased, Dataset, LoadContext, MergeResult, TempTable
 from etl.landing import LandingFile, LandingFileError
 from etl.load_log import FileLoad
-from etl.staging import CopyBuffer
+from etl.staging import CopyBuffer, create_temp_tables
 from etl.validation import RecordError, RecordRejected, decode, validate
 
 log = logging.getLogger(__name__)
@@ -28,39 +39,75 @@ QUARANTINE_COLUMNS = (
     "errors",
     "payload",
 )
+# The batch's files, by the number its staged rows carry; merges read a file's path and date
+# here.
+FILES_TABLE = TempTable(
+    "stg_files",
+    ("file_number", "source_file", "partition_date", "partition_hour"),
+    ("integer PRIMARY KEY", "text NOT NULL", "date NOT NULL", "smallint NOT NULL"),
+)
 
-# Advisory lock namespaces. A file's loads take turns; loads of different files run in parallel
-# up to the merge, where one dataset's merges take turns, so that two files sharing a key (a
-# customer updated in two hours) never race or deadlock; a dataset whose merge resolves such
-# races itself (Dataset.merges_concurrently) merges in parallel too.
-_FILE_LOCK = 1
-_MERGE_LOCK = 2
+# A batch ends before it would hold more than this many bytes of landing files (as stored:
+# gzipped, about 1.5 MiB of transactions is 10,000 of them) or this many files: short enough
+# that a batch's locks and its transaction stay short and a failed batch costs little to load
+# again file by file. A larger file is a batch of its own. Memory does not depend on these:
+# rows are sent in rounds of etl.staging.BATCH_ROWS.
+BATCH_BYTES = 4 << 20
+BATCH_FILES = 250
 
-# A file whose rows fall in months without partitions is loaded again once they exist; a month
-# detached meanwhile could send it round once more.
+# A batch whose rows fall in months without partitions is loaded again once they exist; a
+# month detached meanwhile could send it round once more.
 _PARTITION_ATTEMPTS = 3
 
 
-def load_file(
-    conn: psycopg.Connection, dataset: Dataset, context: LoadContext, force: bool = False
-) -> FileLoad:
-    """Validate, clean and merge one landing file, and log the load, in one transaction.
+def batches(
+    files: Sequence[LandingFile], max_bytes: int = BATCH_BYTES, max_files: int = BATCH_FILES
+) -> Iterator[list[LandingFile]]:
+    """Consecutive runs of `files`, each within `max_bytes` (but at least one file) and
+    `max_files`."""
+    batch: list[LandingFile] = []
+    size = 0
+    for landing_file in files:
+        try:
+            file_size = os.stat(landing_file.path).st_size
+        except OSError:
+            file_size = 0  # gone or unreadable: its load says why
+        if batch and (size + file_size > max_bytes or len(batch) >= max_files):
+            yield batch
+            batch, size = [], 0
+        batch.append(landing_file)
+        size += file_size
+    if batch:
+        yield batch
 
-    A file whose checksum matches its last load is left alone, unless `force` replays it.
-    A file with changed content first has what its earlier version contributed removed. A file
-    that cannot be read whole is rejected: every line read from it goes to quarantine and
-    nothing of it is loaded.
-    The monthly partitions the load writes to are created first, outside its transaction (the
-    landing file's month; a transaction of another month sends the file round again).
-    Any other error rolls the whole file back and propagates.
+
+def load_files(
+    conn: psycopg.Connection,
+    dataset: Dataset,
+    files: Sequence[LandingFile],
+    pseudonym_key: bytes,
+    force: bool = False,
+) -> list[FileLoad]:
+    """Validate, clean and merge a batch of the dataset's landing files, and log each file's
+    load, in one transaction; return each file's load, in the order of `files`.
+
+    A file whose checksum matches its last load is left alone, unless `force` replays it. A
+    file with changed content first has what its earlier version contributed removed. A file
+    that cannot be read whole is rejected (every line read from it goes to quarantine, nothing
+    of it is loaded) while the batch's other files load.
+    The monthly partitions the batch writes to are created first, outside its transaction (the
+    files' months; a transaction of another month sends the batch round again).
+    Any other error rolls the whole batch back and propagates: the caller may load its files
+    one by one to find the one at fault.
     """
     started_at = datetime.now(UTC)
-    checksum = landing.checksum(context.landing_file.path)
-    months = {table_partitions.month_of(context.landing_file.partition_date)}
+    checksums = [landing.checksum(landing_file.path) for landing_file in files]
+    months = {table_partitions.month_of(landing_file.partition_date) for landing_file in files}
+    create_temp_tables(conn, (FILES_TABLE, *dataset.staging, *dataset.working))
     for attempt in range(1, _PARTITION_ATTEMPTS + 1):
         table_partitions.ensure(conn, months)
         try:
-            return _load(conn, dataset, context, force, checksum, started_at, months)
+            return _load(conn, dataset, files, checksums, pseudonym_key, force, started_at, months)
         except table_partitions.MonthsMissing as missing:
             if attempt == _PARTITION_ATTEMPTS:
                 raise
@@ -71,67 +118,89 @@ def load_file(
 def _load(
     conn: psycopg.Connection,
     dataset: Dataset,
-    context: LoadContext,
+    files: Sequence[LandingFile],
+    checksums: list[str],
+    pseudonym_key: bytes,
     force: bool,
-    checksum: str,
     started_at: datetime,
     months: set[date],
-) -> FileLoad:
-    """load_file's transaction, with the partitions of `months` in place.
+) -> list[FileLoad]:
+    """load_files' transaction, with the partitions of `months` in place.
 
     Raises:
         MonthsMissing: staged rows fall in months without partitions (rolled back).
     """
-    landing_file = context.landing_file
     with conn.transaction():
-        # Two runs given the same file wait for each other here; the second then sees it loaded.
-        conn.execute(
-            "SELECT pg_advisory_xact_lock(%s, hashtext(%s))",
-            (_FILE_LOCK, landing_file.relative_path),
-        )
+        # Two runs given the same files wait for each other here; the second finds them loaded.
+        locks.lock_landing_files(conn, (f.relative_path for f in files))
         if dataset.exclusive:
-            erasure.lock_exclusive(conn)
+            locks.lock_erasure_exclusive(conn)
         else:
             if dataset.erases_on_arrival:
-                _lock_merge(conn, dataset)  # taken before the erasure lock: see Dataset
-            erasure.lock_shared(conn)
-        previous = load_log.loaded_checksum(conn, landing_file)
-        if previous == checksum and not force:
-            return FileLoad(landing_file, "unchanged", checksum)
-        if previous is not None:
-            log.info("%s changed since it was loaded; replacing it", landing_file.relative_path)
-            dataset.forget(conn, landing_file)
+                locks.lock_merges(conn, dataset.name)  # before the erasure lock: see Dataset
+            locks.lock_erasure_shared(conn)
+        previous = load_log.loaded_checksums(conn, files)
+        loads: dict[int, FileLoad] = {}
+        pending = []
+        for index, (landing_file, checksum) in enumerate(zip(files, checksums, strict=True)):
+            if previous.get(landing_file.relative_path) == checksum and not force:
+                loads[index] = FileLoad(landing_file, "unchanged", checksum)
+            else:
+                pending.append(index)
+        if not pending:
+            return [loads[index] for index in range(len(files))]
+        batch = tuple(files[index] for index in pending)
+        changed = [f for f in batch if f.relative_path in previous]
+        if changed:
+            for landing_file in changed:
+                log.info("%s changed since it was loaded; replacing it", landing_file.relative_path)
+            dataset.forget(conn, changed)
             conn.execute(
-                "DELETE FROM ops.quarantine WHERE source_file = %s AND partition_date = %s",
-                (landing_file.relative_path, landing_file.partition_date),
+                """
+                DELETE FROM ops.quarantine
+                WHERE source_file = ANY(%s) AND partition_date = ANY(%s)
+                """,
+                ([f.relative_path for f in changed], sorted({f.partition_date for f in changed})),
             )
-        context = replace(context, erased=erasure.erased_customers(conn))
-        for table in dataset.staging:
-            conn.execute(table.create_sql)
-        try:
-            with conn.transaction():
-                staged = _stage(conn, dataset, context)
-        except LandingFileError as error:
-            load = _reject(conn, dataset, context, checksum, str(error))
-        else:
-            _check_months(conn, dataset, months)
-            if not dataset.merges_concurrently:
-                _lock_merge(conn, dataset)
-            merged = dataset.merge(conn, context)
-            load = FileLoad(
-                landing_file,
-                "loaded",
-                checksum,
-                read=staged.read,
-                loaded=merged.loaded,
-                duplicate=merged.duplicate,
-                quarantined=staged.quarantined,
-                erased=staged.erased + merged.erased,
-                scrubbed=merged.scrubbed,
-                orphans=merged.orphans,
+        context = LoadContext(pseudonym_key, erasure.erased_customers(conn), batch)
+        staged = _stage(conn, dataset, context)
+        _check_months(conn, dataset, months)
+        if not dataset.merges_concurrently:
+            locks.lock_merges(conn, dataset.name)
+        merged = dataset.merge(conn, context)
+        for number, index in enumerate(pending):
+            loads[index] = _file_load(
+                files[index], checksums[index], staged[number], merged.get(number, MergeResult())
             )
-        load_log.record(conn, load, started_at)
-    return load
+        load_log.record_many(conn, [loads[index] for index in pending], started_at)
+    return [loads[index] for index in range(len(files))]
+
+
+def _file_load(
+    landing_file: LandingFile, checksum: str, staged: _Staged, merged: MergeResult
+) -> FileLoad:
+    if staged.rejected is not None:
+        return FileLoad(
+            landing_file,
+            "rejected",
+            checksum,
+            read=staged.read,
+            quarantined=staged.quarantined,
+            erased=staged.erased,
+            error=staged.rejected,
+        )
+    return FileLoad(
+        landing_file,
+        "loaded",
+        checksum,
+        read=staged.read,
+        loaded=merged.loaded,
+        duplicate=merged.duplicate,
+        quarantined=staged.quarantined,
+        erased=staged.erased + merged.erased,
+        scrubbed=merged.scrubbed,
+        orphans=merged.orphans,
+    )
 
 
 def _check_months(conn: psycopg.Connection, dataset: Dataset, months: set[date]) -> None:
@@ -157,34 +226,61 @@ def record_failure(
     except OSError:
         checksum = "unreadable"
     load = FileLoad(landing_file, "failed", checksum, error=_describe(error))
+    table_partitions.ensure(conn, [table_partitions.month_of(landing_file.partition_date)])
     with conn.transaction():
-        load_log.record(conn, load, started_at)
+        load_log.record_many(conn, [load], started_at)
     return load
-
-
-def _lock_merge(conn: psycopg.Connection, dataset: Dataset) -> None:
-    """One dataset's merges take turns (a second request in the same transaction is a no-op)."""
-    conn.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (_MERGE_LOCK, dataset.name))
 
 
 @dataclass
 class _Staged:
+    """What staging did with one file's lines; `rejected` says why none of it loads."""
+
     read: int = 0
     quarantined: int = 0
     erased: int = 0
+    rejected: str | None = None
 
 
-def _stage(conn: psycopg.Connection, dataset: Dataset, context: LoadContext) -> _Staged:
-    """Copy every valid record into staging and every invalid one into quarantine.
+def _stage(conn: psycopg.Connection, dataset: Dataset, context: LoadContext) -> list[_Staged]:
+    """Copy every valid record of the batch's files into staging and every invalid one into
+    quarantine; return what happened to each file's lines, by file number.
 
     Records of erased customers are counted and dropped, even when invalid: quarantine would
-    otherwise keep their personal data.
+    otherwise keep their personal data. A file that cannot be read whole has what it staged
+    taken back, and is quarantined line by line as rejected.
     """
-    tables = {table.name: table.columns for table in dataset.staging}
+    tables: dict[str, Sequence[str]] = {table.name: table.columns for table in dataset.staging}
+    tables[FILES_TABLE.name] = FILES_TABLE.columns
     tables[QUARANTINE_TABLE] = QUARANTINE_COLUMNS
     buffer = CopyBuffer(conn, tables)
+    staged = []
+    for number, landing_file in enumerate(context.files):
+        buffer.add(
+            FILES_TABLE.name,
+            (number, landing_file.relative_path, landing_file.partition_date,
+             landing_file.partition_hour),
+        )  # fmt: skip
+        mark = buffer.mark()
+        try:
+            staged.append(_stage_file(buffer, dataset, context, number, landing_file))
+        except LandingFileError as error:
+            if not buffer.undo(mark):
+                _delete_staged(conn, dataset, number, landing_file)
+            staged.append(_reject(buffer, dataset, context, landing_file, str(error)))
+    buffer.flush()
+    return staged
+
+
+def _stage_file(
+    buffer: CopyBuffer,
+    dataset: Dataset,
+    context: LoadContext,
+    number: int,
+    landing_file: LandingFile,
+) -> _Staged:
     counts = _Staged()
-    for line in landing.read_lines(context.landing_file):
+    for line in landing.read_lines(landing_file):
         counts.read += 1
         record = None
         try:
@@ -200,12 +296,23 @@ def _stage(conn: psycopg.Connection, dataset: Dataset, context: LoadContext) -> 
                 counts.erased += 1
             else:
                 counts.quarantined += 1
-                buffer.add(QUARANTINE_TABLE, _quarantine_row(dataset, context, line, rejected))
+                buffer.add(QUARANTINE_TABLE, _quarantine_row(dataset, landing_file, line, rejected))
             continue
         for table, row in rows:
-            buffer.add(table, row)
-    buffer.flush()
+            buffer.add(table, (number, *row))
     return counts
+
+
+def _delete_staged(
+    conn: psycopg.Connection, dataset: Dataset, number: int, landing_file: LandingFile
+) -> None:
+    """Take back what a file staged and quarantined before it turned out unreadable."""
+    for table in dataset.staging:
+        conn.execute(f"DELETE FROM {table.name} WHERE file_number = %s", (number,))
+    conn.execute(
+        "DELETE FROM ops.quarantine WHERE source_file = %s AND partition_date = %s",
+        (landing_file.relative_path, landing_file.partition_date),
+    )
 
 
 def _oversize_error(length: int, kept: int) -> RecordError:
@@ -227,46 +334,37 @@ def _names_erased_customer(
 
 
 def _reject(
-    conn: psycopg.Connection,
+    buffer: CopyBuffer,
     dataset: Dataset,
     context: LoadContext,
-    checksum: str,
+    landing_file: LandingFile,
     reason: str,
-) -> FileLoad:
+) -> _Staged:
     """Quarantine every line that could be read from a file that cannot be read whole."""
     log.warning("rejecting %s", reason)
-    buffer = CopyBuffer(conn, {QUARANTINE_TABLE: QUARANTINE_COLUMNS})
     rejected = RecordRejected([RecordError("$", f"file rejected, none of it is loaded: {reason}")])
-    read = erased = 0
+    counts = _Staged(rejected=reason)
     try:
-        for line in landing.read_lines(context.landing_file):
-            read += 1
+        for line in landing.read_lines(landing_file):
+            counts.read += 1
             if context.erased and context.erased.covers_raw(line.raw, context.pseudonym_key):
-                erased += 1
+                counts.erased += 1
                 continue
-            buffer.add(QUARANTINE_TABLE, _quarantine_row(dataset, context, line, rejected))
+            counts.quarantined += 1
+            buffer.add(QUARANTINE_TABLE, _quarantine_row(dataset, landing_file, line, rejected))
     except LandingFileError:
         pass  # the same error again, at the same place: everything readable is buffered
-    buffer.flush()
-    return FileLoad(
-        context.landing_file,
-        "rejected",
-        checksum,
-        read=read,
-        quarantined=read - erased,
-        erased=erased,
-        error=reason,
-    )
+    return counts
 
 
 def _quarantine_row(
-    dataset: Dataset, context: LoadContext, line: landing.Line, rejected: RecordRejected
+    dataset: Dataset, landing_file: LandingFile, line: landing.Line, rejected: RecordRejected
 ) -> tuple[object, ...]:
     payload = line.raw.decode("utf-8", errors="backslashreplace").replace("\x00", "\\x00")
     return (
         dataset.name,
-        context.landing_file.partition_date,
-        context.landing_file.relative_path,
+        landing_file.partition_date,
+        landing_file.relative_path,
         line.number,
         orjson.dumps([error.as_json() for error in rejected.errors]).decode(),
         payload,

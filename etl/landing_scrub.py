@@ -53,9 +53,9 @@ def scrub_landing(conn: psycopg.Connection, root: Path, key: bytes) -> list[Scru
         # a file never loaded may be of a month the load log has no partition for yet
         table_partitions.ensure(conn, [table_partitions.month_of(landing_file.partition_date)])
         with conn.transaction():
-            load_log.record(
+            load_log.record_many(
                 conn,
-                FileLoad(landing_file, "scrubbed", landing.checksum(landing_file.path)),
+                [FileLoad(landing_file, "scrubbed", landing.checksum(landing_file.path))],
                 datetime.now(UTC),
             )
         scrubbed.append(result)

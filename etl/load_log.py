@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -37,46 +38,58 @@ class FileLoad:
             )
 
 
-def loaded_checksum(conn: psycopg.Connection, landing_file: LandingFile) -> str | None:
-    """The checksum of the file's content now in the warehouse, or None if it never loaded."""
-    row = conn.execute(
-        """
-        SELECT checksum FROM ops.load_log
-        WHERE source_file = %s AND status IN ('loaded', 'rejected', 'scrubbed')
-          AND partition_date = %s  -- the file's month: one partition of the log is searched
-        ORDER BY load_id DESC LIMIT 1
-        """,
-        (landing_file.relative_path, landing_file.partition_date),
-    ).fetchone()
-    return row[0] if row else None
+# The load-log statuses whose content is in the warehouse now: a file's latest load of one of
+# these is the load in effect (a `failed` load left nothing).
+IN_EFFECT_STATUSES = ("loaded", "rejected", "scrubbed")
+
+_COLUMNS = (
+    "dataset", "partition_date", "partition_hour", "source_file", "checksum", "status",
+    "records_read", "records_loaded", "records_duplicate", "records_quarantined",
+    "records_erased", "records_scrubbed", "orphans", "error", "started_at",
+)  # fmt: skip
 
 
-def record(conn: psycopg.Connection, load: FileLoad, started_at: datetime) -> None:
-    """Append `load` to the log (inside the caller's transaction)."""
-    landing_file = load.landing_file
-    conn.execute(
+def loaded_checksums(conn: psycopg.Connection, files: Sequence[LandingFile]) -> dict[str, str]:
+    """The checksum of each file's content now in the warehouse, by relative path (files that
+    never loaded are absent)."""
+    rows = conn.execute(
         """
-        INSERT INTO ops.load_log (
-            dataset, partition_date, partition_hour, source_file, checksum, status,
-            records_read, records_loaded, records_duplicate, records_quarantined,
-            records_erased, records_scrubbed, orphans, error, started_at
-        ) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+        SELECT DISTINCT ON (source_file) source_file, checksum FROM ops.load_log
+        WHERE source_file = ANY(%s) AND status = ANY(%s)
+          AND partition_date = ANY(%s)  -- the files' months: those partitions of the log only
+        ORDER BY source_file, load_id DESC
         """,
         (
-            landing_file.dataset,
-            landing_file.partition_date,
-            landing_file.partition_hour,
-            landing_file.relative_path,
-            load.checksum,
-            load.status,
-            load.read,
-            load.loaded,
-            load.duplicate,
-            load.quarantined,
-            load.erased,
-            load.scrubbed,
-            load.orphans,
-            load.error,
-            started_at,
+            [f.relative_path for f in files],
+            list(IN_EFFECT_STATUSES),
+            sorted({f.partition_date for f in files}),
         ),
     )
+    return dict(rows.fetchall())
+
+
+def record_many(conn: psycopg.Connection, loads: Sequence[FileLoad], started_at: datetime) -> None:
+    """Append `loads` to the log (inside the caller's transaction), in one COPY."""
+    statement = f"COPY ops.load_log ({', '.join(_COLUMNS)}) FROM STDIN"
+    with conn.cursor() as cursor, cursor.copy(statement) as copy:
+        for load in loads:
+            landing_file = load.landing_file
+            copy.write_row(
+                (
+                    landing_file.dataset,
+                    landing_file.partition_date,
+                    landing_file.partition_hour,
+                    landing_file.relative_path,
+                    load.checksum,
+                    load.status,
+                    load.read,
+                    load.loaded,
+                    load.duplicate,
+                    load.quarantined,
+                    load.erased,
+                    load.scrubbed,
+                    load.orphans,
+                    load.error,
+                    started_at,
+                )
+            )

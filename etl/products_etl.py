@@ -6,23 +6,37 @@ sku is a duplicate and its last line wins.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import psycopg
 
 from etl import cleaning, runner
 from etl.cli import standalone_main
-from etl.dataset import Dataset, LoadContext, MergeResult, StagingRow, StagingTable
+from etl.dataset import (
+    Dataset,
+    LoadContext,
+    MergeResult,
+    MergeResults,
+    StagingRow,
+    TempTable,
+    staging_table,
+)
 from etl.landing import LandingFile
 from etl.runner import RunSummary
 from etl.settings import Settings
 
-STAGING = StagingTable(
+STAGING = staging_table(
     "stg_products",
     ("source_line", "sku", "name", "category", "price", "popularity"),
     ("integer", "integer", "text", "text", "numeric(12, 2)", "double precision"),
 )
+# Each product's entry of each catalogue day in the batch: its file's last line of it.
+WINNERS = STAGING.with_columns(
+    "product_winners", ("source_file", "text"), ("catalogue_date", "date")
+)
+# Products whose catalogue entries a changed file took back.
+FORGOTTEN = TempTable("forgotten_products", ("sku",), ("integer",))
 
 
 def to_staging(
@@ -43,52 +57,62 @@ def to_staging(
     )
 
 
-def merge(conn: psycopg.Connection, context: LoadContext) -> MergeResult:
-    """Add the file's catalogue as the catalogue of its day, then refresh the current products."""
-    landing_file = context.landing_file
+def merge(conn: psycopg.Connection, context: LoadContext) -> MergeResults:
+    """Add each file's catalogue as the catalogue of its day, then refresh the current
+    products."""
+    # Two files for one day (products.json and products.json.gz) resolve by path, then line.
     conn.execute(
         """
-        CREATE TEMP TABLE product_winners ON COMMIT DROP AS
-        SELECT DISTINCT ON (sku) * FROM stg_products ORDER BY sku, source_line DESC
+        INSERT INTO product_winners
+        SELECT DISTINCT ON (s.sku, f.partition_date) s.*, f.source_file, f.partition_date
+        FROM stg_products s JOIN stg_files f USING (file_number)
+        ORDER BY s.sku, f.partition_date, f.source_file DESC, s.source_line DESC
         """
     )
-    # Two files for one day (products.json and products.json.gz) resolve by path, then line.
-    loaded = conn.execute(
-        """
-        WITH upserted AS (
-            INSERT INTO warehouse.product_catalogue AS catalogue (
-                sku, catalogue_date, name, category, price, popularity, source_file, source_line
+    loaded = dict(
+        conn.execute(
+            """
+            WITH upserted AS (
+                INSERT INTO warehouse.product_catalogue AS catalogue (
+                    sku, catalogue_date, name, category, price, popularity, source_file,
+                    source_line
+                )
+                SELECT sku, catalogue_date, name, category, price, popularity, source_file,
+                       source_line
+                FROM product_winners ORDER BY sku, catalogue_date
+                ON CONFLICT (sku, catalogue_date) DO UPDATE SET
+                    name = EXCLUDED.name, category = EXCLUDED.category, price = EXCLUDED.price,
+                    popularity = EXCLUDED.popularity, source_file = EXCLUDED.source_file,
+                    source_line = EXCLUDED.source_line
+                WHERE (catalogue.source_file, catalogue.source_line)
+                    < (EXCLUDED.source_file, EXCLUDED.source_line)
+                RETURNING source_file
             )
-            SELECT sku, %(day)s, name, category, price, popularity, %(file)s, source_line
-            FROM product_winners ORDER BY sku
-            ON CONFLICT (sku, catalogue_date) DO UPDATE SET
-                name = EXCLUDED.name, category = EXCLUDED.category, price = EXCLUDED.price,
-                popularity = EXCLUDED.popularity, source_file = EXCLUDED.source_file,
-                source_line = EXCLUDED.source_line
-            WHERE (catalogue.source_file, catalogue.source_line)
-                < (EXCLUDED.source_file, EXCLUDED.source_line)
-            RETURNING 1
-        )
-        SELECT count(*) FROM upserted
-        """,
-        {"day": landing_file.partition_date, "file": landing_file.relative_path},
-    ).fetchone()[0]
-    staged = conn.execute("SELECT count(*) FROM stg_products").fetchone()[0]
+            SELECT f.file_number, count(*)
+            FROM upserted u JOIN stg_files f USING (source_file) GROUP BY f.file_number
+            """
+        ).fetchall()
+    )
+    staged = conn.execute(
+        "SELECT file_number, count(*) FROM stg_products GROUP BY file_number"
+    ).fetchall()
     _refresh_current(conn, "SELECT sku FROM product_winners")
-    return MergeResult(loaded=loaded, duplicate=staged - loaded)
+    return {
+        number: MergeResult(loaded=loaded.get(number, 0), duplicate=records - loaded.get(number, 0))
+        for number, records in staged
+    }
 
 
-def forget(conn: psycopg.Connection, landing_file: LandingFile) -> None:
-    """Remove an earlier version of a catalogue file; its products fall back to other days."""
+def forget(conn: psycopg.Connection, files: Sequence[LandingFile]) -> None:
+    """Remove earlier versions of catalogue files; their products fall back to other days."""
     conn.execute(
         """
-        CREATE TEMP TABLE forgotten_products ON COMMIT DROP AS
         WITH deleted AS (
-            DELETE FROM warehouse.product_catalogue WHERE source_file = %s RETURNING sku
+            DELETE FROM warehouse.product_catalogue WHERE source_file = ANY(%s) RETURNING sku
         )
-        SELECT DISTINCT sku FROM deleted
+        INSERT INTO forgotten_products SELECT DISTINCT sku FROM deleted
         """,
-        (landing_file.relative_path,),
+        ([f.relative_path for f in files],),
     )
     _refresh_current(conn, "SELECT sku FROM forgotten_products")
 
@@ -113,6 +137,7 @@ def _refresh_current(conn: psycopg.Connection, skus_query: str) -> None:
 DATASET = Dataset(
     name="products",
     staging=(STAGING,),
+    working=(WINNERS, FORGOTTEN),
     to_staging=to_staging,
     merge=merge,
     forget=forget,

@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from itertools import repeat
 
 import psycopg
@@ -27,7 +27,7 @@ from tenacity import (
 )
 from tqdm import tqdm
 
-from etl import landing, marts
+from etl import file_load, landing, marts
 from etl.database import (
     connect,
     database_url,
@@ -35,8 +35,7 @@ from etl.database import (
     is_connection_lost,
     is_transient,
 )
-from etl.dataset import Dataset, LoadContext
-from etl.file_load import load_file, record_failure
+from etl.dataset import Dataset
 from etl.landing import DATASETS
 from etl.load_log import FileLoad
 from etl.migrations import migrate
@@ -125,28 +124,28 @@ class RunSummary:
 def run(
     settings: Settings,
     datasets: Iterable[str] = DATASETS,
-    start: date | None = None,
-    end: date | None = None,
+    window: landing.Window = landing.EVERYTHING,
     show_progress: bool | None = None,
     force: bool = False,
-    hour: int | None = None,
     workers: int = 1,
 ) -> RunSummary:
-    """Load every landing file of `datasets` dated start..end (inclusive), oldest first.
+    """Load every landing file of `datasets` in `window` (default: all of them), oldest first.
 
     Datasets run in the order of DATASETS (products, customers, transactions, erasure requests),
-    so that a transaction's products and customer are usually known when it loads.
-    A file that fails is logged and the run goes on with the next. When the database stays
-    out of reach beyond the retry bound, the run stops and says so in `aborted`. `force`
-    reloads files even when their content has not changed since they were loaded (a replay).
-    `hour` restricts the run to that hour's folders (one hourly partition, with start = end).
+    so that a transaction's products and customer are usually known when it loads. A dataset's
+    files load in batches of consecutive files (etl.file_load.batches), each in one
+    transaction. A batch that fails is loaded again file by file, so that only the file at
+    fault fails: it is logged and the run goes on. When the database stays out of reach beyond
+    the retry bound, the run stops and says so in `aborted`. `force` reloads files even when
+    their content has not changed since they were loaded (a replay).
     The run ends by refreshing the marts for the days its loads changed (etl/marts.py).
-    With `workers` > 1 the files of a dataset that allows it load in that many processes at
+    With `workers` > 1 the batches of a dataset that allows it load in that many processes at
     once; every file of a dataset is loaded before the next dataset starts.
     """
     summary = RunSummary()
     url = database_url(settings)
-    selected = [name for name in DATASETS if name in set(datasets)]
+    selected = tuple(name for name in DATASETS if name in set(datasets))
+    scanned = landing.scan(settings.raw_data_dir, selected, window)
     conn = None
     pool: Executor | None = None
     try:
@@ -155,26 +154,20 @@ def run(
                 conn = _reconnected(conn, url)
                 migrate(conn)
         for name in selected:
-            files = [
-                landing_file
-                for landing_file in landing.discover(settings.raw_data_dir, (name,), start, end)
-                if hour is None or landing_file.partition_hour == hour
-            ]
+            files = [f for f in scanned.drops if f.dataset == name]
             # disable=None: a bar on a terminal, plain log lines otherwise
             disable = None if show_progress is None else not show_progress
-            progress = tqdm(files, desc=name, unit="file", disable=disable)
-            if workers > 1 and len(files) > 1 and dataset(name).parallel:
+            progress = tqdm(total=len(files), desc=name, unit="file", disable=disable)
+            batches = list(file_load.batches(files))
+            if workers > 1 and len(batches) > 1 and dataset(name).parallel:
                 pool = pool or _worker_pool(url, workers)
-                for load in _load_in_pool(pool, name, settings, files, force):
-                    progress.update()
-                    summary.add(load)
-                    _log_load(load)
-                progress.close()
-                continue
-            for landing_file in progress:
-                conn, load = _load_one(conn, url, dataset(name), settings, landing_file, force)
-                summary.add(load)
-                _log_load(load)
+                for loads in _load_in_pool(pool, name, settings, batches, force):
+                    _add(summary, progress, loads)
+            else:
+                for batch in batches:
+                    conn, loads = _load_batch(conn, url, dataset(name), settings, batch, force)
+                    _add(summary, progress, loads)
+            progress.close()
         conn = _refresh_marts(conn, url)
     except DatabaseUnavailable as error:
         summary.aborted = str(error)
@@ -189,7 +182,7 @@ def run(
             pool.shutdown(cancel_futures=True)
     if summary.aborted:
         log.error("run stopped: %s", summary.aborted)
-    summary.unrecognised = landing.unrecognised(settings.raw_data_dir)
+    summary.unrecognised = scanned.unrecognised
     for entry in summary.unrecognised:
         log.warning("not loaded: %s: %s", entry.relative_path, entry.reason)
     return summary
@@ -210,43 +203,87 @@ def _log_load(load: FileLoad) -> None:
         )
 
 
-def _load_one(
-    conn: psycopg.Connection,
+def _add(summary: RunSummary, progress: tqdm, loads: list[FileLoad]) -> None:
+    progress.update(len(loads))
+    for load in loads:
+        summary.add(load)
+        _log_load(load)
+
+
+class _Interrupted(Exception):
+    """A batch of several files lost its connection mid-way (its transaction rolled back)."""
+
+
+def _load_batch(
+    conn: psycopg.Connection | None,
     url: str,
     dataset_: Dataset,
     settings: Settings,
-    landing_file: landing.LandingFile,
+    files: list[landing.LandingFile],
     force: bool = False,
-) -> tuple[psycopg.Connection, FileLoad]:
-    """Load one file, again from the start after a transient database error; log a failure.
+) -> tuple[psycopg.Connection, list[FileLoad]]:
+    """Load a batch of files, again from the start after a transient database error.
+
+    A batch of several files that loses its connection mid-way is loaded again in two halves
+    (each with retries of its own), so that a connection that keeps dropping long transactions
+    still gets every file through. A batch that fails otherwise has its files loaded one by
+    one, so that only the file at fault fails (logged as failed).
 
     Raises:
         DatabaseUnavailable: the connection stayed lost beyond the retry bound.
     """
     started_at = datetime.now(UTC)
-    context = LoadContext(landing_file, settings.pseudonym_key)
-    retrying = _retrying(landing_file.relative_path)
+    what = _describe_batch(files)
+    retrying = _retrying(what)
     try:
         for attempt in retrying:
             with attempt:
                 conn = _reconnected(conn, url)
-                return conn, load_file(conn, dataset_, context, force)
+                try:
+                    loads = file_load.load_files(
+                        conn, dataset_, files, settings.pseudonym_key, force
+                    )
+                except psycopg.Error as error:
+                    if len(files) > 1 and is_connection_lost(error):
+                        raise _Interrupted from error
+                    raise
+                return conn, loads
+    except _Interrupted as interrupted:
+        log.warning(
+            "%s: %s; trying again in two halves", what, describe_error(interrupted.__cause__)
+        )
+        half = len(files) // 2
+        conn, first = _load_batch(conn, url, dataset_, settings, files[:half], force)
+        conn, second = _load_batch(conn, url, dataset_, settings, files[half:], force)
+        return conn, first + second
     except Exception as error:  # one bad file must not stop the run
         if is_connection_lost(error):
             attempts = retrying.statistics.get("attempt_number", 1)
             raise DatabaseUnavailable(
-                f"database unreachable while loading {landing_file.relative_path}, "
-                f"{attempts} attempts: {describe_error(error)}; the next run resumes from this file"
+                f"database unreachable while loading {what}, {attempts} attempts: "
+                f"{describe_error(error)}; the next run resumes from there"
             ) from error
-        log.exception("failed to load %s", landing_file.relative_path)
+        if len(files) > 1:
+            log.warning("%s: %s; loading its files one by one", what, describe_error(error))
+            loads = []
+            for landing_file in files:
+                conn, loaded = _load_batch(conn, url, dataset_, settings, [landing_file], force)
+                loads += loaded
+            return conn, loads
+        log.exception("failed to load %s", what)
         try:
             conn = _reconnected(conn, url)
-            return conn, record_failure(conn, landing_file, error, started_at)
+            return conn, [file_load.record_failure(conn, files[0], error, started_at)]
         except psycopg.OperationalError as lost:
             raise DatabaseUnavailable(
-                f"database unreachable while logging the failure of "
-                f"{landing_file.relative_path}: {describe_error(lost)}"
+                f"database unreachable while logging the failure of {what}: {describe_error(lost)}"
             ) from lost
+
+
+def _describe_batch(files: list[landing.LandingFile]) -> str:
+    if len(files) == 1:
+        return files[0].relative_path
+    return f"{files[0].relative_path}..{files[-1].relative_path} ({len(files)} files)"
 
 
 def _refresh_marts(conn: psycopg.Connection, url: str) -> psycopg.Connection:
@@ -302,9 +339,9 @@ def _retrying(what: str) -> Retrying:
     )
 
 
-# Worker processes. Each holds its own connection and loads one file at a time with _load_one,
-# exactly as a sequential run does: the per-file and merge advisory locks of etl/file_load.py
-# keep parallel loads of one dataset apart where they touch the same keys.
+# Worker processes. Each holds its own connection and loads one batch at a time with
+# _load_batch, exactly as a sequential run does: the advisory locks of etl/locks.py keep
+# parallel loads of one dataset apart where they touch the same keys.
 _worker_url = ""
 _worker_conn: psycopg.Connection | None = None
 
@@ -343,21 +380,21 @@ def _die_with(parent_pid: int) -> None:
 
 
 def _load_in_worker(
-    name: str, settings: Settings, landing_file: landing.LandingFile, force: bool
-) -> FileLoad:
+    name: str, settings: Settings, files: list[landing.LandingFile], force: bool
+) -> list[FileLoad]:
     global _worker_conn
-    _worker_conn, load = _load_one(
-        _worker_conn, _worker_url, dataset(name), settings, landing_file, force
+    _worker_conn, loads = _load_batch(
+        _worker_conn, _worker_url, dataset(name), settings, files, force
     )
-    return load
+    return loads
 
 
 def _load_in_pool(
     pool: Executor,
     name: str,
     settings: Settings,
-    files: list[landing.LandingFile],
+    batches: list[list[landing.LandingFile]],
     force: bool,
-) -> Iterator[FileLoad]:
-    """Each file's load, in the order of `files`, as the workers finish them."""
-    yield from pool.map(_load_in_worker, repeat(name), repeat(settings), files, repeat(force))
+) -> Iterator[list[FileLoad]]:
+    """Each batch's loads, in the order of `batches`, as the workers finish them."""
+    yield from pool.map(_load_in_worker, repeat(name), repeat(settings), batches, repeat(force))

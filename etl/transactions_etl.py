@@ -9,7 +9,7 @@ customer or products are not known yet is loaded and counted as an orphan.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -18,7 +18,15 @@ import psycopg
 
 from etl import cleaning, runner
 from etl.cli import standalone_main
-from etl.dataset import Dataset, LoadContext, MergeResult, StagingRow, StagingTable
+from etl.dataset import (
+    Dataset,
+    LoadContext,
+    MergeResult,
+    MergeResults,
+    StagingRow,
+    TempTable,
+    staging_table,
+)
 from etl.landing import LandingFile
 from etl.pseudonym import customer_key
 from etl.runner import RunSummary
@@ -27,7 +35,7 @@ from etl.validation import RecordError, RecordRejected
 
 log = logging.getLogger(__name__)
 
-STAGING = StagingTable(
+STAGING = staging_table(
     "stg_transactions",
     (
         "source_line", "transaction_id", "customer_id", "customer_key", "transaction_time",
@@ -40,14 +48,19 @@ STAGING = StagingTable(
         "text", "numeric(12, 2)",
     ),
 )  # fmt: skip
-# Merges of one file started again after losing a race for a transaction id (see merge).
-_RACE_ATTEMPTS = 5
-
-ITEMS_STAGING = StagingTable(
+ITEMS_STAGING = staging_table(
     "stg_transaction_items",
     ("source_line", "line_number", "sku", "quantity", "price", "total"),
     ("integer", "smallint", "integer", "integer", "numeric(12, 2)", "numeric(12, 2)"),
 )
+# The batch's transactions that are stored: each id once, from its earliest place.
+WINNERS = STAGING.with_columns("transaction_winners", ("source_file", "text"))
+# Where the batch's ids are stored already, if they are.
+STORED_COPIES = TempTable(
+    "stored_copies", ("transaction_id", "source_file", "source_line"), ("uuid", "text", "integer")
+)
+# Merges of one batch started again after losing a race for a transaction id (see merge).
+_RACE_ATTEMPTS = 5
 
 
 def to_staging(
@@ -117,56 +130,57 @@ def to_staging(
         yield ITEMS_STAGING.name, item
 
 
-def merge(conn: psycopg.Connection, context: LoadContext) -> MergeResult:
-    """Store each transaction of the file unless it is already stored from an earlier place.
+def merge(conn: psycopg.Connection, context: LoadContext) -> MergeResults:
+    """Store each transaction of the batch unless it is already stored from an earlier place.
 
-    Files merge at the same time (no lock): two holding the same new transaction id race on
-    warehouse.transaction_ids' primary key. The second insert waits for the first file's
+    Batches merge at the same time (no lock): two holding the same new transaction id race on
+    warehouse.transaction_ids' primary key. The second insert waits for the first batch's
     transaction and fails once that commits; the merge then starts again from its savepoint,
-    now sees the other file's copy (each statement sees what committed before it started) and
+    now sees the other batch's copy (each statement sees what committed before it started) and
     keeps the earlier of the two. Ids are inserted in key order, so two merges never wait for
     each other in a cycle there.
     """
     for attempt in range(1, _RACE_ATTEMPTS + 1):
         try:
             with conn.transaction():
-                return _merge(conn, context)
+                return _merge(conn)
         except psycopg.errors.UniqueViolation as error:
             if error.diag.constraint_name != "transaction_ids_pkey" or attempt == _RACE_ATTEMPTS:
                 raise
             log.info(
-                "%s: a transaction id was stored meanwhile by another file; merging again",
-                context.landing_file.relative_path,
+                "%s..%s: a transaction id was stored meanwhile by another load; merging again",
+                context.files[0].relative_path,
+                context.files[-1].relative_path,
             )
     raise AssertionError("unreachable")
 
 
-def _merge(conn: psycopg.Connection, context: LoadContext) -> MergeResult:
+def _merge(conn: psycopg.Connection) -> MergeResults:
     # The items' foreign key checks each inserted line with the same query on the partitioned
     # warehouse.transactions. Once that has statistics (a warehouse with history), PostgreSQL
     # judges a plan made for each row's values cheaper than one plan for all rows, and plans
     # again for every row: the items of a 20,000-transaction file took 0.93 s instead of 0.30 s.
     # One generic plan, its partitions pruned as it runs, serves every row (until commit).
     conn.execute("SET LOCAL plan_cache_mode = force_generic_plan")
-    landing_file = context.landing_file
-    params = {"file": landing_file.relative_path}
+    # The earliest (file, line) keeps a transaction, whatever order the files are loaded in:
+    # first among the batch's files, then against the copy already stored, if any.
     conn.execute(
         """
-        CREATE TEMP TABLE transaction_winners ON COMMIT DROP AS
-        SELECT DISTINCT ON (transaction_id) * FROM stg_transactions
-        ORDER BY transaction_id, source_line
+        INSERT INTO transaction_winners
+        SELECT DISTINCT ON (s.transaction_id) s.*, f.source_file
+        FROM stg_transactions s JOIN stg_files f USING (file_number)
+        ORDER BY s.transaction_id, f.source_file, s.source_line
         """
     )
-    # The earliest (file, line) keeps a transaction, whatever order the files are loaded in.
     # Earlier copies are found in warehouse.transaction_ids (every stored id, unpartitioned), in
-    # one pass: its primary key is looked up for each of the file's ids, one by one, and no
+    # one pass: its primary key is looked up for each of the batch's ids, one by one, and no
     # month's partition is visited. Written as a join, the planner would rather scan the whole
-    # table once it is large, and each file would take longer as the warehouse grows. (A scalar
-    # subquery behind `= ANY(ARRAY(...))` cannot be turned into a join.) Usually nothing is
-    # found: a transaction sent again comes later in the landing zone.
+    # table once it is large, and each batch would take longer as the warehouse grows. (A
+    # scalar subquery behind `= ANY(ARRAY(...))` cannot be turned into a join.) Usually nothing
+    # is found: a transaction sent again comes later in the landing zone.
     conn.execute(
         """
-        CREATE TEMP TABLE stored_copies ON COMMIT DROP AS
+        INSERT INTO stored_copies
         SELECT transaction_id, source_file, source_line FROM warehouse.transaction_ids
         WHERE transaction_id = ANY(ARRAY(SELECT transaction_id FROM transaction_winners))
         """
@@ -175,9 +189,8 @@ def _merge(conn: psycopg.Connection, context: LoadContext) -> MergeResult:
         """
         DELETE FROM transaction_winners w USING stored_copies s
         WHERE s.transaction_id = w.transaction_id
-          AND (s.source_file, s.source_line) < (%(file)s, w.source_line)
-        """,
-        params,
+          AND (s.source_file, s.source_line) < (w.source_file, w.source_line)
+        """
     )
     _remove_stored(
         conn,
@@ -194,10 +207,9 @@ def _merge(conn: psycopg.Connection, context: LoadContext) -> MergeResult:
         INSERT INTO warehouse.transaction_ids (
             transaction_id, transaction_time, source_file, source_line
         )
-        SELECT transaction_id, transaction_time, %(file)s, source_line
+        SELECT transaction_id, transaction_time, source_file, source_line
         FROM transaction_winners ORDER BY transaction_id
-        """,
-        params,
+        """
     )
     conn.execute(
         """
@@ -206,10 +218,9 @@ def _merge(conn: psycopg.Connection, context: LoadContext) -> MergeResult:
             delivery_postcode_district, total_cost, source_file, source_line
         )
         SELECT transaction_id, customer_key, transaction_time, delivery_city, delivery_country,
-               delivery_postcode_district, total_cost, %(file)s, source_line
+               delivery_postcode_district, total_cost, source_file, source_line
         FROM transaction_winners ORDER BY transaction_time, transaction_id  -- the key's order
-        """,
-        params,
+        """
     )
     conn.execute(
         """
@@ -218,7 +229,7 @@ def _merge(conn: psycopg.Connection, context: LoadContext) -> MergeResult:
         )
         SELECT w.transaction_id, w.transaction_time, i.line_number, i.sku, i.quantity, i.price,
                i.total
-        FROM stg_transaction_items i JOIN transaction_winners w USING (source_line)
+        FROM stg_transaction_items i JOIN transaction_winners w USING (file_number, source_line)
         ORDER BY w.transaction_time, w.transaction_id, i.line_number  -- the key's order
         """
     )
@@ -233,34 +244,52 @@ def _merge(conn: psycopg.Connection, context: LoadContext) -> MergeResult:
         ORDER BY transaction_time, transaction_id  -- the key's order
         """
     )
-    loaded, staged, scrubbed, orphans = conn.execute(
+    # Per file: its records staged, and of its stored transactions those kept without their
+    # address (an erased customer's) and the orphans (a customer or a product not known).
+    rows = conn.execute(
         """
-        SELECT
-            (SELECT count(*) FROM transaction_winners),
-            (SELECT count(*) FROM stg_transactions),
-            (SELECT count(*) FROM transaction_winners WHERE delivery_address IS NULL),
-            (SELECT count(*) FROM transaction_winners w
-             WHERE (NOT EXISTS (
-                        SELECT 1 FROM warehouse.customers c WHERE c.customer_key = w.customer_key)
-                    AND w.delivery_address IS NOT NULL)
-                OR EXISTS (
-                       SELECT 1 FROM stg_transaction_items i
-                       WHERE i.source_line = w.source_line
-                         AND NOT EXISTS (SELECT 1 FROM warehouse.products p WHERE p.sku = i.sku)))
+        WITH staged AS (
+            SELECT file_number, count(*) AS records FROM stg_transactions GROUP BY file_number
+        ),
+        unknown_products AS (
+            SELECT DISTINCT file_number, source_line FROM stg_transaction_items i
+            WHERE NOT EXISTS (SELECT 1 FROM warehouse.products p WHERE p.sku = i.sku)
+        ),
+        stored AS (
+            SELECT w.file_number, count(*) AS loaded,
+                   count(*) FILTER (WHERE w.delivery_address IS NULL) AS scrubbed,
+                   count(*) FILTER (
+                       WHERE u.source_line IS NOT NULL
+                          OR (w.delivery_address IS NOT NULL AND NOT EXISTS (
+                                  SELECT 1 FROM warehouse.customers c
+                                  WHERE c.customer_key = w.customer_key))
+                   ) AS orphans
+            FROM transaction_winners w LEFT JOIN unknown_products u USING (file_number, source_line)
+            GROUP BY w.file_number
+        )
+        SELECT s.file_number, s.records, coalesce(t.loaded, 0), coalesce(t.scrubbed, 0),
+               coalesce(t.orphans, 0)
+        FROM staged s LEFT JOIN stored t USING (file_number)
         """
-    ).fetchone()
-    return MergeResult(loaded=loaded, duplicate=staged - loaded, orphans=orphans, scrubbed=scrubbed)
+    ).fetchall()
+    return {
+        number: MergeResult(
+            loaded=loaded, duplicate=records - loaded, orphans=orphans, scrubbed=scrubbed
+        )
+        for number, records, loaded, scrubbed, orphans in rows
+    }
 
 
-def forget(conn: psycopg.Connection, landing_file: LandingFile) -> None:
-    """Remove the transactions an earlier version of the file supplied (items and addresses too)."""
+def forget(conn: psycopg.Connection, files: Sequence[LandingFile]) -> None:
+    """Remove the transactions earlier versions of the files supplied (items and addresses
+    too)."""
     _remove_stored(
         conn,
         """
-        DELETE FROM warehouse.transaction_ids WHERE source_file = %(file)s
+        DELETE FROM warehouse.transaction_ids WHERE source_file = ANY(%(files)s)
         RETURNING transaction_id, transaction_time
         """,
-        {"file": landing_file.relative_path},
+        {"files": [f.relative_path for f in files]},
     )
 
 
@@ -288,6 +317,7 @@ def _remove_stored(
 DATASET = Dataset(
     name="transactions",
     staging=(STAGING, ITEMS_STAGING),
+    working=(WINNERS, STORED_COPIES),
     to_staging=to_staging,
     merge=merge,
     forget=forget,

@@ -100,7 +100,8 @@ def settings_for(database_url: str, raw_data: Path, home: Path | None = None) ->
 
 
 def load(database_url: str, raw_data: Path, **kwargs) -> RunSummary:
-    """Run the pipeline on `raw_data` into the database at `database_url`."""
+    """Run the pipeline on `raw_data` into the database at `database_url` (keyword arguments as
+    etl.runner.run takes them)."""
     return run(settings_for(database_url, raw_data), show_progress=False, **kwargs)
 
 

@@ -17,8 +17,7 @@ import pytest
 
 from etl import landing as landing_zone
 from etl import table_partitions
-from etl.dataset import LoadContext
-from etl.file_load import load_file
+from etl.file_load import load_files
 from etl.migrations import migrate
 from etl.pseudonym import customer_key
 from etl.runner import dataset
@@ -80,10 +79,8 @@ def _load_backwards(url, landing):
     with psycopg.connect(url, autocommit=True) as conn:
         migrate(conn)  # at the same time as the other run's: one of them waits
         for landing_file in sorted(landing_zone.discover(landing), reverse=True):
-            context = LoadContext(landing_file, TEST_KEY)
-            statuses[landing_file.relative_path] = load_file(
-                conn, dataset(landing_file.dataset), context
-            ).status
+            [loaded] = load_files(conn, dataset(landing_file.dataset), [landing_file], TEST_KEY)
+            statuses[landing_file.relative_path] = loaded.status
     return statuses
 
 
@@ -155,7 +152,7 @@ def _erasure_race(new_database, tmp_path, rng, person_known_before):
     lz.write(root, "erasure-requests", [request], hour=1)
     url = new_database()
     if person_known_before:
-        assert load(url, root, datasets=["customers"], end=None).ok
+        assert load(url, root, datasets=["customers"]).ok
         (root / "date=2020-01-01" / "hour=00" / "customers.json.gz").unlink()
     loads = _Together(
         lambda: load(url, root, datasets=["customers", "transactions"]),
@@ -275,11 +272,11 @@ def test_two_files_merging_the_same_new_transaction_at_once_keep_the_earliest(
 
     def waiter():
         with psycopg.connect(url, autocommit=True) as conn:
-            return load_file(conn, transactions, LoadContext(waiter_file, TEST_KEY))
+            return load_files(conn, transactions, [waiter_file], TEST_KEY)[0]
 
     with psycopg.connect(url, autocommit=True) as holder_conn:
         with holder_conn.transaction():  # the holder's load stays uncommitted meanwhile
-            held = load_file(holder_conn, transactions, LoadContext(holder_file, TEST_KEY))
+            [held] = load_files(holder_conn, transactions, [holder_file], TEST_KEY)
             thread_result = {}
             thread = threading.Thread(target=lambda: thread_result.update(load=waiter()))
             thread.start()

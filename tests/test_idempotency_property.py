@@ -19,8 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from etl import landing
-from etl.dataset import LoadContext
-from etl.file_load import load_file
+from etl.file_load import load_files
 from etl.runner import dataset
 from tests import landing_zone as lz
 from tests.conftest import TEST_KEY, load, order_free_checksums
@@ -118,8 +117,7 @@ def _load_in_runs(url, root, files, runs):
             continue
         with psycopg.connect(url, autocommit=True) as conn:
             for index in files_of_run:
-                context = LoadContext(files[index], TEST_KEY)
-                load_file(conn, dataset(files[index].dataset), context)
+                load_files(conn, dataset(files[index].dataset), [files[index]], TEST_KEY)
 
 
 def _check(database_url, zone, data):

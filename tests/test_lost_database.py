@@ -159,7 +159,7 @@ def test_database_down_stops_the_run_after_the_bound_and_the_next_run_resumes(
     summary = loader.summary
     assert not summary.ok
     assert summary.aborted.startswith("database unreachable while loading date=2020-01-")
-    assert "the next run resumes from this file" in summary.aborted
+    assert "the next run resumes from there" in summary.aborted
     assert "ABORTED database unreachable" in summary.render()
     # the bound: LOAD_RETRY_SECONDS, plus at most one connect wait and one backoff
     assert gave_up_after < 4 + 2 + 10

@@ -16,9 +16,9 @@ from psycopg.conninfo import make_conninfo
 
 from etl import landing, marts
 from etl.cli import main as warehouse
-from etl.dataset import LoadContext
-from etl.file_load import load_file
+from etl.file_load import load_files
 from etl.key_rotation import rotate_key
+from etl.landing import Window
 from etl.migrations import available, migrate
 from etl.pseudonym import customer_key
 from etl.runner import dataset
@@ -75,10 +75,10 @@ def _rebuilt_snapshot(url):
 
 
 def _load_files(url, root, datasets):
-    """Load files with load_file alone: no migration (which needs the owner), no refresh."""
+    """Load files with load_files alone: no migration (which needs the owner), no refresh."""
     with psycopg.connect(url) as conn:
         for landing_file in landing.discover(root, datasets):
-            load_file(conn, dataset(landing_file.dataset), LoadContext(landing_file, TEST_KEY))
+            load_files(conn, dataset(landing_file.dataset), [landing_file], TEST_KEY)
 
 
 @pytest.fixture(scope="module")
@@ -398,8 +398,8 @@ def test_runs_day_by_day_and_changed_files_refresh_to_a_full_rebuild(tmp_path, d
     raw = tmp_path / "raw_data"
     shutil.copytree(PROJECT_DIR / "raw_data", raw)
     for day in ("2024-01-01", "2024-01-02", "2024-01-03", "2024-01-04"):
-        assert load(database_url, raw, start=date.fromisoformat(day),
-                    end=date.fromisoformat(day)).ok  # fmt: skip
+        one_day = date.fromisoformat(day)
+        assert load(database_url, raw, window=Window.of_days(one_day, one_day)).ok
     after_days = _mart_snapshot(database_url)
     assert after_days == _rebuilt_snapshot(database_url)
     assert len(after_days["product_price_changes"]) == 4

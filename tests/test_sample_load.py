@@ -11,8 +11,7 @@ from click.testing import CliRunner
 
 from etl import landing
 from etl.cli import main as warehouse
-from etl.dataset import LoadContext
-from etl.file_load import load_file
+from etl.file_load import load_files
 from etl.migrations import migrate
 from etl.runner import dataset
 from etl.status import status
@@ -123,7 +122,7 @@ def test_reverse_partition_order_gives_the_same_warehouse(
     with psycopg.connect(url) as conn:
         migrate(conn)
         for landing_file in files:
-            load_file(conn, dataset(landing_file.dataset), LoadContext(landing_file, TEST_KEY))
+            load_files(conn, dataset(landing_file.dataset), [landing_file], TEST_KEY)
     # The erasure log is history, like the load log: when each request was carried out differs.
     reverse = table_checksums(url)
     forward = dict(sample_checksums)

@@ -15,7 +15,7 @@ from pathlib import Path
 import psycopg
 
 from etl import table_partitions
-from etl.landing import discover
+from etl.landing import LandingFile, discover
 
 # name -> "module:function", in the order the report lists them: the limit first.
 LOADERS = {
@@ -58,11 +58,11 @@ def loader(name: str) -> Callable[[str, Path, LoadOptions], Loaded]:
     return getattr(importlib.import_module(module), function)
 
 
-def transaction_files(raw_data: Path, options: LoadOptions) -> list[Path]:
+def transaction_files(raw_data: Path, options: LoadOptions) -> list[LandingFile]:
     """The landing zone's transaction files in the order the pipeline loads them."""
     start = date.fromisoformat(options.start) if options.start else None
     end = date.fromisoformat(options.end) if options.end else None
-    return [f.path for f in discover(raw_data, (DATASET,), start, end)]
+    return discover(raw_data, (DATASET,), start, end)
 
 
 def prepare_months(database_url: str, raw_data: Path, options: LoadOptions) -> None:

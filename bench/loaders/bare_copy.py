@@ -1,8 +1,11 @@
 """The limit: the same files read, parsed and COPYed into the same tables, with no validation.
 
 Only what the target tables demand is computed: the customer's pseudonym (a constrained column).
-No schema check, no cleaning, no duplicate handling, no quarantine, no load log. Files load in
-parallel over `workers` processes, each file in one transaction, like the pipeline.
+No schema check, no cleaning, no duplicate handling, no quarantine, no load log. Files go in the
+pipeline's batches (etl.file_load.batches: consecutive files up to a few MiB), each batch in one
+transaction, its rows sent in rounds of 5,000 records whatever the files' sizes, so that small
+hourly files cost no more than their bytes; batches load in parallel over `workers` processes,
+like the pipeline's.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import orjson
 import psycopg
 
 from bench.loaders import Loaded, LoadOptions, prepare_months, transaction_files
+from etl import file_load
 from etl.pseudonym import customer_key
 
 # Records per round of COPYs: ids and transactions first, then their items and addresses
@@ -43,17 +47,17 @@ _key = b""
 
 def load(database_url: str, raw_data: Path, options: LoadOptions) -> Loaded:
     """COPY every transaction file under `raw_data`; return the records sent."""
-    files = [
-        (path, path.relative_to(raw_data).as_posix())
-        for path in transaction_files(raw_data, options)
+    batches = [
+        [(f.path, f.relative_path) for f in batch]
+        for batch in file_load.batches(transaction_files(raw_data, options))
     ]
     prepare_months(database_url, raw_data, options)
     init = (database_url, options.pseudonym_key)
     if options.workers <= 1:
         _connect(*init)
-        return Loaded(sum(_load_file(*file) for file in files))
+        return Loaded(sum(_load_batch(batch) for batch in batches))
     with Pool(options.workers, initializer=_connect, initargs=init) as pool:
-        return Loaded(sum(pool.starmap(_load_file, files, chunksize=1)))
+        return Loaded(sum(pool.map(_load_batch, batches, chunksize=1)))
 
 
 def _connect(database_url: str, key: bytes) -> None:
@@ -61,16 +65,17 @@ def _connect(database_url: str, key: bytes) -> None:
     _conn, _key = psycopg.connect(database_url), key
 
 
-def _load_file(path: Path, source_file: str) -> int:
-    batch: tuple[list, list, list, list] = ([], [], [], [])
+def _load_batch(files: list[tuple[Path, str]]) -> int:
+    rows: tuple[list, list, list, list] = ([], [], [], [])
     records = 0
-    with gzip.open(path, "rb") as handle:
-        for line_number, line in enumerate(handle, start=1):
-            _add(batch, orjson.loads(line), source_file, line_number)
-            records += 1
-            if len(batch[0]) >= _BATCH_RECORDS:
-                _send(batch)
-    _send(batch)
+    for path, source_file in files:
+        with gzip.open(path, "rb") as handle:
+            for line_number, line in enumerate(handle, start=1):
+                _add(rows, orjson.loads(line), source_file, line_number)
+                records += 1
+                if len(rows[0]) >= _BATCH_RECORDS:
+                    _send(rows)
+    _send(rows)
     _conn.commit()
     return records
 

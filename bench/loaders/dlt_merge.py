@@ -30,7 +30,7 @@ def load(database_url: str, raw_data: Path, options: LoadOptions) -> Loaded:
     os.environ["NORMALIZE__WORKERS"] = str(options.workers)
     import dlt  # after the environment is set
 
-    files = transaction_files(raw_data, options)
+    files = [f.path for f in transaction_files(raw_data, options)]
     counted = [0]
 
     @dlt.resource(name=DATASET, write_disposition="merge", primary_key="transaction_id")

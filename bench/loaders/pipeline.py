@@ -7,6 +7,7 @@ from datetime import date
 from pathlib import Path
 
 from bench.loaders import DATASET, Loaded, LoadOptions
+from etl.landing import Window
 from etl.runner import run
 from etl.settings import Settings
 
@@ -20,14 +21,11 @@ def load(database_url: str, raw_data: Path, options: LoadOptions) -> Loaded:
         pseudonym_key=options.pseudonym_key,
         environment="development",
     )
-    summary = run(
-        settings,
-        (DATASET,),
-        start=date.fromisoformat(options.start) if options.start else None,
-        end=date.fromisoformat(options.end) if options.end else None,
-        show_progress=False,
-        workers=options.workers,
+    window = Window.of_days(
+        date.fromisoformat(options.start) if options.start else None,
+        date.fromisoformat(options.end) if options.end else None,
     )
+    summary = run(settings, (DATASET,), window, show_progress=False, workers=options.workers)
     if not summary.ok:
         raise RuntimeError("the pipeline failed:\n" + summary.render())
     loaded = summary.datasets.get(DATASET)

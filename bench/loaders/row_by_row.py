@@ -58,9 +58,12 @@ def _load(
     conn = psycopg2.connect(database_url)
     records = 0
     try:
-        for path in transaction_files(raw_data, options):
-            source_file = path.relative_to(raw_data).as_posix()
-            with gzip.open(path, "rt", encoding="utf-8") as handle, conn.cursor() as cursor:
+        for landing_file in transaction_files(raw_data, options):
+            source_file = landing_file.relative_path
+            with (
+                gzip.open(landing_file.path, "rt", encoding="utf-8") as handle,
+                conn.cursor() as cursor,
+            ):
                 for line_number, line in enumerate(handle, start=1):
                     if deadline and time.monotonic() > deadline:
                         conn.commit()

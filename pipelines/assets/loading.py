@@ -9,7 +9,8 @@ from dagster import (
     RetryPolicy,
 )
 
-from etl.partitions import load_partition, totals
+from etl.landing import Window
+from etl.partitions import load_partitions, totals
 from pipelines.partitions import landing_partition
 from pipelines.resources import LandingZone, PseudonymKey, WarehouseDatabase, warehouse_settings
 
@@ -38,7 +39,12 @@ def materialize_partition(
     """
     settings = warehouse_settings(database, landing_zone, pseudonym_key)
     partition_date, partition_hour = landing_partition(context.partition_key)
-    summary = load_partition(settings, dataset, partition_date, partition_hour)
+    window = (
+        Window.of_days(partition_date, partition_date)
+        if partition_hour is None
+        else Window((partition_date, partition_hour), (partition_date, partition_hour))
+    )
+    summary = load_partitions(settings, dataset, window)
     context.log.info(summary.render())
     counts = totals(summary, dataset)
     metadata = {
