@@ -27,7 +27,7 @@ from tenacity import (
 )
 from tqdm import tqdm
 
-from etl import file_load, landing, marts
+from etl import file_load, landing, marts, table_partitions
 from etl.database import (
     connect,
     database_url,
@@ -153,6 +153,11 @@ def run(
             with attempt:
                 conn = _reconnected(conn, url)
                 migrate(conn)
+                # Every month the run's files are dated in, before any load starts: loads then
+                # seldom create a month while others merge (etl/table_partitions.py).
+                table_partitions.ensure(
+                    conn, {table_partitions.month_of(f.partition_date) for f in scanned.drops}
+                )
         for name in selected:
             files = [f for f in scanned.drops if f.dataset == name]
             # disable=None: a bar on a terminal, plain log lines otherwise

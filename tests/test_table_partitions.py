@@ -5,6 +5,7 @@ that need them, used by the loads' and the marts' queries, and old months detach
 import csv
 import gzip
 import io
+import logging
 import shutil
 import threading
 from datetime import date
@@ -158,6 +159,91 @@ def test_loaders_needing_the_same_new_month_create_it_once(database_url):
     assert sum(created) == len(PARENTS)
     with psycopg.connect(database_url) as conn:
         assert table_partitions.missing(conn, [date(2021, 6, 1)]) == set()
+
+
+def test_a_new_month_is_created_while_a_load_merges_the_month_before_without_deadlock(
+    database_url,
+):
+    """At a month boundary one loader creates the new month's partitions while another, in
+    the middle of its merge, holds warehouse.transactions and has items still to insert.
+
+    Before 060 the creation of items' partition also locked warehouse.transactions (to copy
+    the parent's reference), after items: the merging loader then waited for items, and the
+    server ended one of the two with a deadlock."""
+    january, february = date(2020, 1, 1), date(2020, 2, 1)
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        table_partitions.ensure(conn, [january])
+        conn.execute("SELECT ops.create_partition('warehouse.transactions', %s)", (february,))
+    outcome: dict[str, object] = {}
+
+    def create_february() -> None:
+        try:
+            with psycopg.connect(database_url, autocommit=True) as conn:
+                outcome["created"] = table_partitions.ensure(conn, [february])
+        except Exception as error:  # collected: the test fails on it
+            outcome["error"] = error
+
+    with psycopg.connect(database_url) as merging:
+        merging.execute(
+            """
+            INSERT INTO warehouse.transactions (transaction_id, customer_key, transaction_time,
+                delivery_city, delivery_country, total_cost, source_file, source_line)
+            VALUES ('00000000-0000-4000-8000-000000000001', repeat('a', 64),
+                    '2020-01-31 23:50', 'Cork', 'Republic of Ireland', 42, 'f', 1)
+            """
+        )
+        creator = threading.Thread(target=create_february)
+        creator.start()
+        creator.join(timeout=5)  # done at once, or waiting for the merging loader's locks
+        merging.execute(
+            """
+            INSERT INTO warehouse.transaction_items (transaction_id, transaction_time,
+                line_number, sku, quantity, price, total)
+            VALUES ('00000000-0000-4000-8000-000000000001', '2020-01-31 23:50', 1, 99096, 2,
+                    21, 42)
+            """
+        )
+        merging.commit()
+    creator.join(timeout=60)
+    assert "error" not in outcome, outcome
+    assert outcome["created"] == len(PARENTS) - 1
+    with psycopg.connect(database_url) as conn:
+        assert table_partitions.missing(conn, [january, february]) == set()
+        references = conn.execute(
+            """
+            SELECT conrelid::regclass::text, confrelid::regclass::text FROM pg_constraint
+            WHERE contype = 'f' AND confrelid::regclass::text LIKE '%%transactions_2020_02'
+            ORDER BY 1
+            """
+        ).fetchall()
+    assert references == [
+        ("partitions.pii_delivery_addresses_2020_02", "partitions.warehouse_transactions_2020_02"),
+        ("partitions.warehouse_transaction_items_2020_02",
+         "partitions.warehouse_transactions_2020_02"),
+    ]  # fmt: skip
+
+
+def test_a_run_with_workers_across_months_logs_no_deadlock(database_url, tmp_path, caplog):
+    caplog.set_level(logging.INFO, logger="etl")
+    for month in range(1, 7):
+        for day in (1, 28):
+            lz.write(
+                tmp_path,
+                "transactions",
+                [
+                    lz.transaction(
+                        f"00000000-0000-4000-8000-{month:02d}{day:02d}{n:08d}",
+                        transaction_time=f"2020-{month:02d}-{day:02d}T05:{n % 60:02d}:00",
+                    )
+                    for n in range(200)
+                ],
+                f"2020-{month:02d}-{day:02d}",
+                hour=5,
+            )
+    summary = load(database_url, tmp_path, workers=2)
+    assert summary.ok, summary.render()
+    assert summary.datasets["transactions"].records["loaded"] == 6 * 2 * 200
+    assert "deadlock" not in caplog.text.lower()
 
 
 def test_the_migration_partitions_an_existing_warehouse(loaded, new_database, tmp_path):
