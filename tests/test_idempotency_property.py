@@ -104,9 +104,10 @@ def _empty(url):
 
 
 def _load_in_runs(url, root, files, runs):
-    """Each run either loads its files one by one in the order drawn (a new connection), or
-    is a `warehouse run` over a landing zone holding only its files (chronological)."""
-    for files_of_run, through_runner in runs:
+    """Each run either loads its files in the order drawn (a new connection), each alone or in
+    batches (consecutive files of one dataset), or is a `warehouse run` over a landing zone
+    holding only its files (chronological)."""
+    for files_of_run, through_runner, batched in runs:
         if through_runner:
             with tempfile.TemporaryDirectory() as part:
                 for index in files_of_run:
@@ -116,8 +117,22 @@ def _load_in_runs(url, root, files, runs):
                 assert load(url, Path(part)).ok
             continue
         with psycopg.connect(url, autocommit=True) as conn:
-            for index in files_of_run:
-                load_files(conn, dataset(files[index].dataset), [files[index]], TEST_KEY)
+            for batch in _batches([files[index] for index in files_of_run], batched):
+                load_files(conn, dataset(batch[0].dataset), batch, TEST_KEY)
+
+
+def _batches(files, batched):
+    """The files in order, each alone, or in runs of one dataset's files (each file once)."""
+    batch = []
+    for landing_file in files:
+        if batch and not (
+            batched and landing_file.dataset == batch[0].dataset and landing_file not in batch
+        ):
+            yield batch
+            batch = []
+        batch.append(landing_file)
+    if batch:
+        yield batch
 
 
 def _check(database_url, zone, data):
@@ -131,7 +146,11 @@ def _check(database_url, zone, data):
         cuts = data.draw(st.sets(st.integers(1, max(1, len(sequence) - 1))), label="run splits")
         bounds = [0, *sorted(c for c in cuts if c < len(sequence)), len(sequence)]
         runs = [
-            (sequence[start:end], data.draw(st.booleans(), label="through the runner"))
+            (
+                sequence[start:end],
+                data.draw(st.booleans(), label="through the runner"),
+                data.draw(st.booleans(), label="in batches"),
+            )
             for start, end in itertools.pairwise(bounds)
         ]
 
