@@ -192,12 +192,12 @@ def _history(server: Server, work: Path, args: argparse.Namespace) -> dict[str, 
 def _checks_seconds(url: str) -> dict[str, float]:
     """Seconds each transactions check's measure takes: for one partition, as after each
     partition's load, and over the whole warehouse, as when the check runs alone."""
-    hour = {"partition_date": date(2021, 1, 5), "partition_hour": 1}
+    hour = Window((date(2021, 1, 5), 1), (date(2021, 1, 5), 1))
     timings = {}
     with psycopg.connect(url) as conn:
         for name, measure in (
-            ("orphans, partition", lambda c: quality.orphans(c, **hour)),
-            ("transaction_totals, partition", lambda c: quality.transaction_totals(c, **hour)),
+            ("orphans, partition", lambda c: quality.orphans(c, hour)),
+            ("transaction_totals, partition", lambda c: quality.transaction_totals(c, window=hour)),
             ("orphans, all", quality.orphans),
             ("transaction_totals, all", quality.transaction_totals),
             ("accounting", lambda c: quality.accounting(c, "transactions")),

@@ -8,6 +8,8 @@ their folders.
 
 from __future__ import annotations
 
+from datetime import date
+
 from etl.landing import Window
 from etl.runner import DatasetSummary, RunSummary, run
 from etl.settings import Settings
@@ -16,12 +18,22 @@ from etl.settings import Settings
 def load_partitions(settings: Settings, name: str, window: Window) -> RunSummary:
     """Load the window's files of dataset `name` in order, in batches, as `warehouse run` does.
 
-    Returns the run summary; `totals(summary, name)` gives the files by status and the records
-    read, loaded, duplicate, quarantined, erased and orphaned.
+    Returns the run summary, with the totals of each landing folder: `totals` gives those of the
+    whole window or of one date (and hour).
     """
-    return run(settings, (name,), window, show_progress=False)
+    return run(settings, (name,), window, show_progress=False, by_folder=True)
 
 
-def totals(summary: RunSummary, name: str) -> DatasetSummary:
-    """The dataset's totals in `summary` (all zero when the window held no file)."""
-    return summary.datasets.get(name, DatasetSummary())
+def totals(
+    summary: RunSummary, name: str, day: date | None = None, hour: int | None = None
+) -> DatasetSummary:
+    """The dataset's totals in `summary`: of every file, or of the files of one date (and
+    hour); all zero when there were none."""
+    if day is None:
+        return summary.datasets.get(name, DatasetSummary())
+    found = DatasetSummary()
+    for (dataset, folder_day, folder_hour), folder in (summary.folders or {}).items():
+        if dataset == name and folder_day == day and hour in (None, folder_hour):
+            found.files.update(folder.files)
+            found.records.update(folder.records)
+    return found

@@ -4,9 +4,11 @@ checks compare them with their thresholds."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 
 import psycopg
+
+from etl.landing import Window
 
 ANALYTICS_SCHEMA = "warehouse"
 
@@ -28,15 +30,34 @@ _IDENTIFIER_COLUMN = (
 _IDENTIFIER_VALUE = r"[a-z0-9._%+-]+@[a-z0-9-]+(\.[a-z0-9-]+)+|\+[0-9]{8,15}"
 _TEXT_TYPES = ["text", "character varying", "character", "json", "jsonb"]
 
+# Load-log rows of the landing folders of a window (etl.landing.Window): %(first_day)s and
+# %(first_hour)s to %(last_day)s and %(last_hour)s, every folder when they are null. The dates
+# alone bound the months of the log that are read.
+_IN_WINDOW = """
+    (%(first_day)s::date IS NULL OR (partition_date >= %(first_day)s::date
+        AND (partition_date, partition_hour) >= (%(first_day)s::date, %(first_hour)s::smallint)))
+    AND (%(last_day)s::date IS NULL OR (partition_date <= %(last_day)s::date
+        AND (partition_date, partition_hour) <= (%(last_day)s::date, %(last_hour)s::smallint)))
+"""
+
 # The load behind each file's content now in the warehouse (as etl/status.py counts them).
-_CURRENT_LOADS = """
+_CURRENT_LOADS = f"""
     SELECT DISTINCT ON (source_file) *
     FROM ops.load_log
-    WHERE dataset = %(dataset)s AND status IN ('loaded', 'rejected')
-      AND (%(day)s::date IS NULL OR partition_date = %(day)s::date)
-      AND (%(hour)s::smallint IS NULL OR partition_hour = %(hour)s::smallint)
+    WHERE dataset = %(dataset)s AND status IN ('loaded', 'rejected') AND {_IN_WINDOW}
     ORDER BY source_file, load_id DESC
 """
+
+
+def _window_params(window: Window | None) -> dict[str, object]:
+    first = window.first if window else None
+    last = window.last if window else None
+    return {
+        "first_day": first[0] if first else None,
+        "first_hour": first[1] if first else None,
+        "last_day": last[0] if last else None,
+        "last_hour": last[1] if last else None,
+    }
 
 
 @dataclass(frozen=True)
@@ -93,26 +114,24 @@ class TransactionTotals:
 
 
 def quarantine_rate(
-    conn: psycopg.Connection,
-    dataset: str,
-    partition_date: date | None = None,
-    partition_hour: int | None = None,
+    conn: psycopg.Connection, dataset: str, window: Window | None = None
 ) -> QuarantineRate:
-    """The dataset's quarantine rate: of one date (and hour) when given, else of all its loads."""
+    """The dataset's quarantine rate: of the loads of a window's folders when given, else of
+    all its loads."""
     files, read, quarantined = conn.execute(
         f"""
         SELECT count(*), coalesce(sum(records_read), 0)::bigint,
                coalesce(sum(records_quarantined), 0)::bigint
         FROM ({_CURRENT_LOADS}) AS current_loads
         """,
-        {"dataset": dataset, "day": partition_date, "hour": partition_hour},
+        {"dataset": dataset, **_window_params(window)},
     ).fetchone()
     return QuarantineRate(files, read, quarantined)
 
 
 def accounting(conn: psycopg.Connection, dataset: str) -> Accounting:
     """Every record of the dataset's loads in effect accounted for, and nothing stored unlogged."""
-    params = {"dataset": dataset, "day": None, "hour": None}
+    params = {"dataset": dataset, **_window_params(None)}
     files, read, accounted = conn.execute(
         f"""
         SELECT count(*), coalesce(sum(records_read), 0)::bigint,
@@ -152,15 +171,12 @@ def accounting(conn: psycopg.Connection, dataset: str) -> Accounting:
 
 
 def transaction_totals(
-    conn: psycopg.Connection,
-    examples: int = 5,
-    partition_date: date | None = None,
-    partition_hour: int | None = None,
+    conn: psycopg.Connection, examples: int = 5, window: Window | None = None
 ) -> TransactionTotals:
-    """Stored transactions checked against their stored lines: those the files of one landing
-    date (and hour) stored when given, else all of them."""
-    scope, params = _transactions_in_scope(conn, partition_date, partition_hour)
-    if partition_date is None:
+    """Stored transactions checked against their stored lines: those the files of a window's
+    landing folders stored when given, else all of them."""
+    scope, params = _transactions_in_scope(conn, window)
+    if window is None:
         # every line once, grouped: one pass over each table
         lines = """
             SELECT transaction_id, sum(total) AS total,
@@ -198,26 +214,25 @@ def transaction_totals(
 
 
 def _transactions_in_scope(
-    conn: psycopg.Connection, partition_date: date | None, partition_hour: int | None
+    conn: psycopg.Connection, window: Window | None
 ) -> tuple[str, dict[str, object]]:
     """A query of (transaction_id, transaction_time), and its parameters: every stored
-    transaction, or those whose stored copy came from the dataset's files of one landing date
-    (and hour), found through the load log and warehouse.transaction_ids (an index each). The
+    transaction, or those whose stored copy came from the dataset's files of a window's landing
+    folders, found through the load log and warehouse.transaction_ids (an index each). The
     parameters `first` and `last` bound their times, so that the tables joined to them are
     read in those months only, whatever the history."""
-    if partition_date is None:
+    if window is None:
         return (
             "SELECT transaction_id, transaction_time FROM warehouse.transactions",
             {"first": datetime.min, "last": datetime.max},
         )
-    scope = """
+    scope = f"""
         SELECT transaction_id, transaction_time FROM warehouse.transaction_ids
         WHERE source_file = ANY(ARRAY(
             SELECT DISTINCT source_file FROM ops.load_log
-            WHERE dataset = 'transactions' AND partition_date = %(day)s::date
-              AND (%(hour)s::smallint IS NULL OR partition_hour = %(hour)s::smallint)))
+            WHERE dataset = 'transactions' AND {_IN_WINDOW}))
     """
-    params: dict[str, object] = {"day": partition_date, "hour": partition_hour}
+    params = _window_params(window)
     first, last = conn.execute(
         f"SELECT min(transaction_time), max(transaction_time) FROM ({scope}) AS s", params
     ).fetchone()
@@ -275,15 +290,11 @@ class Orphans:
     erased_customer: int
 
 
-def orphans(
-    conn: psycopg.Connection,
-    partition_date: date | None = None,
-    partition_hour: int | None = None,
-) -> Orphans:
+def orphans(conn: psycopg.Connection, window: Window | None = None) -> Orphans:
     """Orphans as etl.status counts them, except that an erased customer's transactions (kept
     under their pseudonym) are counted apart rather than as having an unknown customer. Of the
-    transactions the files of one landing date (and hour) stored when given, else of all."""
-    scope, params = _transactions_in_scope(conn, partition_date, partition_hour)
+    transactions the files of a window's landing folders stored when given, else of all."""
+    scope, params = _transactions_in_scope(conn, window)
     row = conn.execute(
         f"""
         WITH measured AS ({scope})

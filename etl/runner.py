@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from itertools import repeat
 
 import psycopg
@@ -92,9 +92,19 @@ class RunSummary:
     aborted: str | None = None
     # files in the landing zone that are not drops: not loaded, and shown so nobody misses them
     unrecognised: list[landing.UnrecognisedFile] = field(default_factory=list)
+    # totals per landing folder, (dataset, date, hour), when the run was asked to keep them
+    folders: dict[tuple[str, date, int], DatasetSummary] | None = None
 
     def add(self, load: FileLoad) -> None:
-        self.datasets.setdefault(load.landing_file.dataset, DatasetSummary()).add(load)
+        landing_file = load.landing_file
+        self.datasets.setdefault(landing_file.dataset, DatasetSummary()).add(load)
+        if self.folders is not None:
+            folder = (
+                landing_file.dataset,
+                landing_file.partition_date,
+                landing_file.partition_hour,
+            )
+            self.folders.setdefault(folder, DatasetSummary()).add(load)
         if load.status == "failed":
             self.failures.append(f"{load.landing_file.relative_path}: {load.error}")
 
@@ -128,6 +138,7 @@ def run(
     show_progress: bool | None = None,
     force: bool = False,
     workers: int = 1,
+    by_folder: bool = False,
 ) -> RunSummary:
     """Load every landing file of `datasets` in `window` (default: all of them), oldest first.
 
@@ -140,9 +151,10 @@ def run(
     their content has not changed since they were loaded (a replay).
     The run ends by refreshing the marts for the days its loads changed (etl/marts.py).
     With `workers` > 1 the batches of a dataset that allows it load in that many processes at
-    once; every file of a dataset is loaded before the next dataset starts.
+    once; every file of a dataset is loaded before the next dataset starts. With `by_folder`
+    the summary also keeps the totals of each landing folder (RunSummary.folders).
     """
-    summary = RunSummary()
+    summary = RunSummary(folders={} if by_folder else None)
     url = database_url(settings)
     selected = tuple(name for name in DATASETS if name in set(datasets))
     scanned = landing.scan(settings.raw_data_dir, selected, window)

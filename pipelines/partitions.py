@@ -8,12 +8,15 @@ import os
 from datetime import date, datetime, time
 
 from dagster import (
+    AssetCheckExecutionContext,
+    AssetExecutionContext,
+    BackfillPolicy,
     DailyPartitionsDefinition,
     HourlyPartitionsDefinition,
     TimeWindowPartitionsDefinition,
 )
 
-from etl.landing import LandingFile
+from etl.landing import LandingFile, Window
 
 # Fixed at load time: Dagster needs the partitions before any run. Both come from the
 # environment so that a deployment with a later landing zone or another zone needs no code.
@@ -27,6 +30,15 @@ HOURLY = HourlyPartitionsDefinition(start_date=f"{START_DATE.isoformat()}-00:00"
 DAILY = DailyPartitionsDefinition(
     start_date=START_DATE.isoformat(), timezone=TIMEZONE, end_offset=1
 )
+
+# A backfill of many partitions is a few runs, each loading its range of partitions in one step
+# through the batched loader (etl/file_load.py), instead of a run per partition: a run costs
+# seconds to start, an hour of the feed a hundredth of a second to load. At most this many hours
+# per run (a month by default; with the Celery executor, about the backfill's hours divided by
+# the workers spreads it over all of them); daily partitions take the days these hours span.
+HOURS_PER_RUN = int(os.environ.get("WAREHOUSE_BACKFILL_HOURS_PER_RUN") or 31 * 24)
+HOURLY_BACKFILL = BackfillPolicy.multi_run(max_partitions_per_run=HOURS_PER_RUN)
+DAILY_BACKFILL = BackfillPolicy.multi_run(max_partitions_per_run=max(1, HOURS_PER_RUN // 24))
 
 
 def landing_partition(partition_key: str) -> tuple[date, int | None]:
@@ -46,3 +58,29 @@ def partition_key(landing_file: LandingFile, partitions_def: TimeWindowPartition
     the hour out)."""
     folder = datetime.combine(landing_file.partition_date, time(landing_file.partition_hour))
     return folder.strftime(partitions_def.fmt)
+
+
+def run_window(context: AssetExecutionContext | AssetCheckExecutionContext) -> Window | None:
+    """The landing folders of the run's partitions: its one partition, or the range a backfill
+    gave it; None when it has none (a check run alone)."""
+    if context.has_partition_key:
+        first = last = context.partition_key
+    elif context.has_partition_key_range:
+        first, last = context.partition_key_range.start, context.partition_key_range.end
+    else:
+        return None
+    first_day, first_hour = landing_partition(first)
+    last_day, last_hour = landing_partition(last)
+    return Window(
+        (first_day, 0 if first_hour is None else first_hour),
+        (last_day, 23 if last_hour is None else last_hour),
+    )
+
+
+def partition_scope(context: AssetExecutionContext | AssetCheckExecutionContext) -> str:
+    """How a check's metadata names what it measured: a partition, a range of them, or all."""
+    if context.has_partition_key:
+        return context.partition_key
+    if context.has_partition_key_range:
+        return f"{context.partition_key_range.start}...{context.partition_key_range.end}"
+    return "all"

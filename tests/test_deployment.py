@@ -34,6 +34,7 @@ USER_CODE_VARIABLES = {
     "WAREHOUSE_PARTITIONS_START",
     "WAREHOUSE_EXECUTOR",
     "WAREHOUSE_CELERY_BROKER",
+    "WAREHOUSE_BACKFILL_HOURS_PER_RUN",
 }
 
 
@@ -359,8 +360,8 @@ def test_the_broker_url_names_the_rabbitmq_service_and_its_credentials():
     assert url == f"pyamqp://${{{user}}}:${{{password}}}@rabbitmq:5672//"
 
 
-def test_the_default_executor_stays_multiprocess_in_compose():
-    assert _environment("user_code")["WAREHOUSE_EXECUTOR"] == "${WAREHOUSE_EXECUTOR:-multiprocess}"
+def test_the_default_executor_stays_in_process_in_compose():
+    assert _environment("user_code")["WAREHOUSE_EXECUTOR"] == "${WAREHOUSE_EXECUTOR:-in_process}"
     defined = {
         line.split("=", 1)[0]
         for line in (PROJECT_DIR / ".env").read_text().splitlines()

@@ -18,6 +18,7 @@ from click.testing import CliRunner
 from etl import quality, table_partitions
 from etl.cli import main as warehouse
 from etl.erasure_proof import find_residue
+from etl.landing import Window
 from etl.migrations import available, migrate
 from etl.settings import SQL_SCRIPTS_DIR
 from tests import landing_zone as lz
@@ -387,9 +388,11 @@ def test_a_month_loaded_again_after_it_was_archived_is_archived_again_beside_it(
 
 def test_a_partitions_checks_measure_that_partitions_transactions_only(loaded, conn):
     # the February file stored its own transaction; the January one it repeats is a duplicate
-    scoped = quality.transaction_totals(conn, partition_date=date(2020, 2, 15), partition_hour=2)
+    scoped = quality.transaction_totals(
+        conn, window=Window((date(2020, 2, 15), 2), (date(2020, 2, 15), 2))
+    )
     assert (scoped.transactions, scoped.inconsistent) == (1, 0)
     assert quality.transaction_totals(conn).transactions == 4
-    march = quality.orphans(conn, partition_date=date(2020, 3, 1))
+    march = quality.orphans(conn, Window.of_days(date(2020, 3, 1), date(2020, 3, 1)))
     assert (march.transactions, march.unknown_product) == (1, 1)
     assert quality.orphans(conn).transactions == 4

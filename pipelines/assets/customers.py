@@ -8,15 +8,17 @@ from pipelines.assets.dataset_checks import (
     quarantine_rate_check,
 )
 from pipelines.assets.loading import GROUP, KINDS, OWNERS, RETRY, materialize_partition
-from pipelines.partitions import HOURLY
+from pipelines.partitions import HOURLY, HOURLY_BACKFILL
 from pipelines.resources import LandingZone, PseudonymKey, WarehouseDatabase
 
 DATASET = "customers"
 PARTITIONS = HOURLY
+BACKFILL = HOURLY_BACKFILL
 
 
 @asset(
     partitions_def=PARTITIONS,
+    backfill_policy=BACKFILL,
     group_name=GROUP,
     owners=OWNERS,
     kinds=KINDS,

@@ -11,7 +11,7 @@ from dagster import (
 )
 
 from etl import quality
-from pipelines.partitions import landing_partition
+from pipelines.partitions import partition_scope, run_window
 from pipelines.resources import QualityThresholds, WarehouseDatabase
 
 
@@ -24,12 +24,10 @@ def quarantine_rate_check(asset: AssetsDefinition, dataset: str) -> AssetChecksD
         database: WarehouseDatabase,
         quality_thresholds: QualityThresholds,
     ) -> AssetCheckResult:
-        """Records quarantined among records read, in the run's partition (or in all loads when
+        """Records quarantined among records read, in the run's partitions (or in all loads when
         the check runs alone), at most the threshold `max_quarantine_rate`."""
-        scope = context.partition_key if context.has_partition_key else None
-        partition_date, partition_hour = landing_partition(scope) if scope else (None, None)
         with database.connection() as conn:
-            measured = quality.quarantine_rate(conn, dataset, partition_date, partition_hour)
+            measured = quality.quarantine_rate(conn, dataset, run_window(context))
         threshold = quality_thresholds.max_quarantine_rate
         return AssetCheckResult(
             passed=measured.rate <= threshold,
@@ -39,7 +37,7 @@ def quarantine_rate_check(asset: AssetsDefinition, dataset: str) -> AssetChecksD
                 "records_read": measured.read,
                 "records_quarantined": measured.quarantined,
                 "files": measured.files,
-                "partition": scope or "all",
+                "partition": partition_scope(context),
             },
         )
 

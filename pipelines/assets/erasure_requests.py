@@ -14,17 +14,19 @@ from etl import quality
 from etl.erasure_proof import find_residue
 from pipelines.assets.dataset_checks import accounted_for_check, quarantine_rate_check
 from pipelines.assets.loading import GROUP, KINDS, OWNERS, RETRY, materialize_partition
-from pipelines.partitions import DAILY
+from pipelines.partitions import DAILY, DAILY_BACKFILL
 from pipelines.resources import LandingZone, PseudonymKey, WarehouseDatabase, warehouse_settings
 
 DATASET = "erasure-requests"
 PARTITIONS = DAILY
+BACKFILL = DAILY_BACKFILL
 # Enough places to act on; the check's count is the full number.
 _RESIDUE_SHOWN = 20
 
 
 @asset(
     partitions_def=PARTITIONS,
+    backfill_policy=BACKFILL,
     group_name=GROUP,
     owners=OWNERS,
     kinds=KINDS,

@@ -9,9 +9,9 @@ from dagster import (
     RetryPolicy,
 )
 
-from etl.landing import Window
 from etl.partitions import load_partitions, totals
-from pipelines.partitions import landing_partition
+from etl.runner import DatasetSummary
+from pipelines.partitions import landing_partition, run_window
 from pipelines.resources import LandingZone, PseudonymKey, WarehouseDatabase, warehouse_settings
 
 GROUP = "warehouse"
@@ -32,30 +32,35 @@ def materialize_partition(
     landing_zone: LandingZone,
     pseudonym_key: PseudonymKey,
 ) -> MaterializeResult:
-    """Load the run's partition of `dataset` and return its counts as metadata.
+    """Load the run's partition of `dataset`, or the range of partitions a backfill gave it,
+    and report the counts of each partition as its materialisation's metadata.
 
     Raises:
-        Failure: a file of the partition failed to load (it is logged, and the rest loaded).
+        Failure: a file failed to load (it is logged, and the rest loaded); the metadata gives
+            the counts of the whole range.
     """
     settings = warehouse_settings(database, landing_zone, pseudonym_key)
-    partition_date, partition_hour = landing_partition(context.partition_key)
-    window = (
-        Window.of_days(partition_date, partition_date)
-        if partition_hour is None
-        else Window((partition_date, partition_hour), (partition_date, partition_hour))
-    )
-    summary = load_partitions(settings, dataset, window)
+    summary = load_partitions(settings, dataset, run_window(context))
     context.log.info(summary.render())
-    counts = totals(summary, dataset)
-    metadata = {
+    if summary.failures:
+        raise Failure(
+            description=f"{len(summary.failures)} file(s) failed: " + "; ".join(summary.failures),
+            metadata=_metadata(totals(summary, dataset)),
+        )
+    # Each partition's own counts, even when a backfill loaded many in one step: the UI shows
+    # per partition what its files brought (a partition with no file shows zero files).
+    for key in context.partition_keys:
+        day, hour = landing_partition(key)
+        context.add_asset_metadata(
+            _metadata(totals(summary, dataset, day, hour)), partition_key=key
+        )
+    return MaterializeResult()
+
+
+def _metadata(counts: DatasetSummary) -> dict[str, MetadataValue]:
+    return {
         "files": MetadataValue.int(counts.files.total()),
         **{f"files_{status}": MetadataValue.int(counts.files[status]) for status in _FILE_STATUSES},
         **{f"records_{name}": MetadataValue.int(counts.records[name]) for name in _RECORD_COUNTS},
         "orphans": MetadataValue.int(counts.records["orphans"]),
     }
-    if summary.failures:
-        raise Failure(
-            description=f"{len(summary.failures)} file(s) failed: " + "; ".join(summary.failures),
-            metadata=metadata,
-        )
-    return MaterializeResult(metadata=metadata)

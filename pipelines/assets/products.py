@@ -4,15 +4,17 @@ from dagster import AssetExecutionContext, MaterializeResult, asset
 
 from pipelines.assets.dataset_checks import accounted_for_check, quarantine_rate_check
 from pipelines.assets.loading import GROUP, KINDS, OWNERS, RETRY, materialize_partition
-from pipelines.partitions import DAILY
+from pipelines.partitions import DAILY, DAILY_BACKFILL
 from pipelines.resources import LandingZone, PseudonymKey, WarehouseDatabase
 
 DATASET = "products"
 PARTITIONS = DAILY
+BACKFILL = DAILY_BACKFILL
 
 
 @asset(
     partitions_def=PARTITIONS,
+    backfill_policy=BACKFILL,
     group_name=GROUP,
     owners=OWNERS,
     kinds=KINDS,

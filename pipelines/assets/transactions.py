@@ -21,15 +21,17 @@ from pipelines.assets.dataset_checks import (
 )
 from pipelines.assets.loading import GROUP, KINDS, OWNERS, RETRY, materialize_partition
 from pipelines.assets.products import products
-from pipelines.partitions import HOURLY, landing_partition
+from pipelines.partitions import HOURLY, HOURLY_BACKFILL, partition_scope, run_window
 from pipelines.resources import LandingZone, PseudonymKey, QualityThresholds, WarehouseDatabase
 
 DATASET = "transactions"
 PARTITIONS = HOURLY
+BACKFILL = HOURLY_BACKFILL
 
 
 @asset(
     partitions_def=PARTITIONS,
+    backfill_policy=BACKFILL,
     # Lineage only: a transaction loads before its customer or products do, as an orphan.
     deps=[customers, products],
     group_name=GROUP,
@@ -49,28 +51,15 @@ def transactions(
     return materialize_partition(context, DATASET, database, landing_zone, pseudonym_key)
 
 
-def _scope(context: AssetCheckExecutionContext) -> tuple[str | None, dict[str, object]]:
-    """The run's partition key and its landing date and hour, or None (every transaction) when
-    the check runs alone: a partition's check reads that partition's rows, whatever the
-    history."""
-    if not context.has_partition_key:
-        return None, {}
-    partition_date, partition_hour = landing_partition(context.partition_key)
-    return context.partition_key, {
-        "partition_date": partition_date,
-        "partition_hour": partition_hour,
-    }
-
-
 @asset_check(asset=transactions)
 def transaction_totals_consistent(
     context: AssetCheckExecutionContext, database: WarehouseDatabase
 ) -> AssetCheckResult:
     """Every stored transaction's lines add up (line total = price x quantity, total_cost = sum
-    of the line totals): those of the run's partition, or all when the check runs alone."""
-    scope, partition = _scope(context)
+    of the line totals): those of the run's partitions, or all when the check runs alone (a
+    partition's check reads its partition's rows, whatever the history)."""
     with database.connection() as conn:
-        measured = quality.transaction_totals(conn, **partition)
+        measured = quality.transaction_totals(conn, window=run_window(context))
     return AssetCheckResult(
         passed=measured.inconsistent == 0,
         metadata={
@@ -78,7 +67,7 @@ def transaction_totals_consistent(
             "threshold": 0,
             "transactions": measured.transactions,
             "examples": MetadataValue.json(list(measured.examples)),
-            "partition": scope or "all",
+            "partition": partition_scope(context),
         },
     )
 
@@ -90,12 +79,11 @@ def orphans(
     quality_thresholds: QualityThresholds,
 ) -> AssetCheckResult:
     """Transactions whose customer (not an erased one), or one of whose products, is unknown:
-    each share at most `max_orphan_rate`, among the run's partition's transactions (or all when
+    each share at most `max_orphan_rate`, among the run's partitions' transactions (or all when
     the check runs alone). A warning: orphans are expected until their customer or product
     loads."""
-    scope, partition = _scope(context)
     with database.connection() as conn:
-        measured = quality.orphans(conn, **partition)
+        measured = quality.orphans(conn, run_window(context))
     threshold = quality_thresholds.max_orphan_rate
     counts = {
         "unknown_customer": measured.unknown_customer,
@@ -112,7 +100,7 @@ def orphans(
             "threshold": MetadataValue.float(threshold),
             "transactions": measured.transactions,
             "erased_customer": measured.erased_customer,
-            "partition": scope or "all",
+            "partition": partition_scope(context),
             **counts,
             **{name: MetadataValue.float(rate) for name, rate in rates.items()},
         },

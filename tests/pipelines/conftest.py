@@ -10,6 +10,10 @@ from pathlib import Path
 
 import pytest
 from dagster import AssetChecksDefinition, AssetSelection, ExecuteInProcessResult, materialize
+from dagster._core.storage.tags import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+)
 
 from pipelines.assets import ASSET_CHECKS, DATASET_ASSETS
 from pipelines.resources import LandingZone, PseudonymKey, QualityThresholds, WarehouseDatabase
@@ -145,6 +149,18 @@ def run_partition(
     checks = checks_of(asset_key) if with_checks else []
     return materialize(
         [ASSETS[asset_key], *checks], resources=resources, partition_key=partition_key
+    )
+
+
+def run_range(
+    asset_key: str, first: str, last: str, resources: dict[str, object]
+) -> ExecuteInProcessResult:
+    """Materialise a range of partitions of one asset in one run, as a backfill with the
+    assets' backfill policy does (and run its checks after it)."""
+    return materialize(
+        [ASSETS[asset_key], *checks_of(asset_key)],
+        resources=resources,
+        tags={ASSET_PARTITION_RANGE_START_TAG: first, ASSET_PARTITION_RANGE_END_TAG: last},
     )
 
 

@@ -15,12 +15,14 @@ from tests.pipelines.conftest import (
     ERASED_ID,
     PARTITIONS,
     T1,
+    T2,
     T3,
     checks_of,
     customer,
     resources,
     run_checks,
     run_partition,
+    run_range,
 )
 
 
@@ -76,6 +78,44 @@ def test_a_partition_loads_its_files_only_and_reports_their_counts(
         run_partition("transactions", "2020-01-01-06:00", test_resources), "transactions"
     )
     assert (again["files_unchanged"], again["records_read"]) == (1, 0)
+
+
+def test_a_range_of_partitions_loads_in_one_run_and_each_partition_shows_its_own_counts(
+    landing, database_url, conn, tmp_path
+):
+    """A backfill's run: the asset loads the range's files in one step, every partition of the
+    range gets a materialisation with its own counts, and the checks measure the range."""
+    test_resources = resources(database_url, landing, tmp_path / "home")
+    result = run_range("transactions", "2020-01-01-04:00", "2020-01-01-07:00", test_resources)
+
+    assert result.success
+    materialized = {
+        m.partition: {name: value.value for name, value in m.metadata.items()}
+        for m in result.asset_materializations_for_node("transactions")
+    }
+    assert sorted(materialized) == [f"2020-01-01-0{hour}:00" for hour in range(4, 8)]
+    counts = {
+        key: (m["files"], m["records_read"], m["records_loaded"], m["records_duplicate"])
+        for key, m in materialized.items()
+    }
+    assert counts == {
+        "2020-01-01-04:00": (0, 0, 0, 0),
+        "2020-01-01-05:00": (1, 2, 2, 0),
+        "2020-01-01-06:00": (1, 2, 1, 1),  # T1 again, from its earlier place in hour 05
+        "2020-01-01-07:00": (0, 0, 0, 0),
+    }
+    stored = {
+        row[0] for row in conn.execute("SELECT transaction_id::text FROM warehouse.transactions")
+    }
+    assert stored == {T1, T2, T3}  # the next day's hour 03 is outside the range
+    evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    assert evaluations["transaction_totals_consistent"].passed
+    assert evaluations["transaction_totals_consistent"].metadata["transactions"].value == 3
+    assert (
+        evaluations["orphans"].metadata["partition"].value
+        == "2020-01-01-04:00...2020-01-01-07:00"
+    )
+    assert evaluations["quarantine_rate"].metadata["records_read"].value == 4
 
 
 def test_a_daily_partition_loads_every_file_of_its_day(landing, database_url, conn, tmp_path):

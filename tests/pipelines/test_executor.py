@@ -1,11 +1,11 @@
-"""The executor is chosen by WAREHOUSE_EXECUTOR: the multiprocess one unless celery is asked for,
-configured from celery.yaml as the workers are."""
+"""The executor is chosen by WAREHOUSE_EXECUTOR: steps in the run's own process unless a process
+per step or celery is asked for (celery configured from celery.yaml as the workers are)."""
 
 import subprocess
 import sys
 
 import pytest
-from dagster import multi_or_in_process_executor
+from dagster import in_process_executor, multiprocess_executor
 from dagster._config import process_config
 from dagster_celery import celery_executor
 
@@ -14,10 +14,14 @@ from pipelines.executor import DEFAULT_CELERY_CONFIG, celery_config, warehouse_e
 
 
 @pytest.mark.parametrize(
-    "environ", [{}, {"WAREHOUSE_EXECUTOR": "multiprocess"}], ids=["unset", "multiprocess"]
+    "environ", [{}, {"WAREHOUSE_EXECUTOR": "in_process"}], ids=["unset", "in_process"]
 )
-def test_steps_run_in_the_runs_own_processes_by_default(environ):
-    assert warehouse_executor(environ) is multi_or_in_process_executor
+def test_steps_run_in_the_runs_own_process_by_default(environ):
+    assert warehouse_executor(environ) is in_process_executor
+
+
+def test_a_process_per_step_can_be_asked_for():
+    assert warehouse_executor({"WAREHOUSE_EXECUTOR": "multiprocess"}) is multiprocess_executor
 
 
 def test_celery_is_chosen_by_the_environment_and_configured_from_celery_yaml(monkeypatch):
