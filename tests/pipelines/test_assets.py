@@ -112,8 +112,7 @@ def test_a_range_of_partitions_loads_in_one_run_and_each_partition_shows_its_own
     assert evaluations["transaction_totals_consistent"].passed
     assert evaluations["transaction_totals_consistent"].metadata["transactions"].value == 3
     assert (
-        evaluations["orphans"].metadata["partition"].value
-        == "2020-01-01-04:00...2020-01-01-07:00"
+        evaluations["orphans"].metadata["partition"].value == "2020-01-01-04:00...2020-01-01-07:00"
     )
     assert evaluations["quarantine_rate"].metadata["records_read"].value == 4
 
