@@ -23,6 +23,8 @@ from api.errors import (
     invalid_request,
     no_marts,
 )
+from api.filters import MAX_RANGE_DAYS
+from api.paging import MAX_LIMIT, MAX_OFFSET
 from api.settings import DATABASE_URL_ENV, ApiSettings
 
 _bearer = HTTPBearer(auto_error=False, description="The value of WAREHOUSE_API_TOKEN.")
@@ -62,9 +64,12 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         version="1",
         summary="Read-only figures from the warehouse's marts. No personal data.",
         description=(
-            "Every /v1 request needs `Authorization: Bearer <WAREHOUSE_API_TOKEN>`. Dates are "
-            "YYYY-MM-DD; `start` and `end` are inclusive. Lists come in pages: follow `next` "
-            "until it is null. Money is a decimal string."
+            "Every /v1 request needs `Authorization: Bearer <WAREHOUSE_API_TOKEN>` (else 401). "
+            f"Dates are YYYY-MM-DD; `start` and `end` are inclusive, in order, and span at most "
+            f"{MAX_RANGE_DAYS} days. Lists come in pages of `limit` 1-{MAX_LIMIT} rows "
+            f"from `offset` 0-{MAX_OFFSET}: follow `next` until it is null. Money is a decimal "
+            "string. A bad parameter gets a 422 whose `errors` name it; a warehouse database "
+            "that is down or not migrated, a 503."
         ),
         lifespan=lifespan,
     )
