@@ -2,24 +2,30 @@
 
 from __future__ import annotations
 
-import logging
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Annotated
+from typing import Annotated, Literal
 
 import psycopg
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from psycopg_pool import PoolTimeout
+from pydantic import BaseModel
 
 from api import areas, customers, data_quality, products, sales
 from api.database import connection_pool, fetch_all
+from api.errors import (
+    HEALTH_RESPONSES,
+    V1_RESPONSES,
+    database_unavailable,
+    invalid_request,
+    no_marts,
+)
+from api.filters import MAX_RANGE_DAYS
+from api.paging import MAX_LIMIT, MAX_OFFSET
 from api.settings import DATABASE_URL_ENV, ApiSettings
-
-log = logging.getLogger(__name__)
 
 _bearer = HTTPBearer(auto_error=False, description="The value of WAREHOUSE_API_TOKEN.")
 
@@ -58,9 +64,12 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         version="1",
         summary="Read-only figures from the warehouse's marts. No personal data.",
         description=(
-            "Every /v1 request needs `Authorization: Bearer <WAREHOUSE_API_TOKEN>`. Dates are "
-            "YYYY-MM-DD; `start` and `end` are inclusive. Lists come in pages: follow `next` "
-            "until it is null. Money is a decimal string."
+            "Every /v1 request needs `Authorization: Bearer <WAREHOUSE_API_TOKEN>` (else 401). "
+            f"Dates are YYYY-MM-DD; `start` and `end` are inclusive, in order, and span at most "
+            f"{MAX_RANGE_DAYS} days. Lists come in pages of `limit` 1-{MAX_LIMIT} rows "
+            f"from `offset` 0-{MAX_OFFSET}: follow `next` until it is null. Money is a decimal "
+            "string. A bad parameter gets a 422 whose `errors` name it; a warehouse database "
+            "that is down or not migrated, a 503."
         ),
         lifespan=lifespan,
     )
@@ -69,51 +78,29 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         settings.database_url, settings.pool_size, settings.database_timeout
     )
     for module in (sales, products, areas, customers, data_quality):
-        app.include_router(module.router, prefix="/v1", dependencies=[Depends(require_token)])
-    app.add_api_route("/health", health, tags=["health"])
-    app.add_exception_handler(RequestValidationError, _invalid_request)
+        app.include_router(
+            module.router,
+            prefix="/v1",
+            dependencies=[Depends(require_token)],
+            responses=V1_RESPONSES,
+        )
+    app.add_api_route(
+        "/health", health, response_model=Health, tags=["health"], responses=HEALTH_RESPONSES
+    )
+    app.add_exception_handler(RequestValidationError, invalid_request)
     # A connection refused by its role check (api/database.py) also ends as a PoolTimeout.
     for error in (PoolTimeout, psycopg.OperationalError):
-        app.add_exception_handler(error, _database_unavailable)
+        app.add_exception_handler(error, database_unavailable)
     for error in (psycopg.errors.InvalidSchemaName, psycopg.errors.UndefinedTable):
-        app.add_exception_handler(error, _no_marts)
+        app.add_exception_handler(error, no_marts)
     return app
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
 
 
 async def health(request: Request) -> dict[str, str]:
     """200 when the API can query the warehouse, 503 when it cannot. Needs no token."""
     await fetch_all(request.app.state.pool, "SELECT 1", {})
     return {"status": "ok"}
-
-
-async def _invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:
-    """422 naming each bad parameter and what is wrong with it."""
-    problems = []
-    for detail in error.errors():
-        where = ".".join(str(part) for part in detail["loc"][1:]) or detail["loc"][0]
-        if detail["type"] == "extra_forbidden":
-            message = "unknown parameter"
-        elif detail["type"] == "value_error":
-            message = str(detail["ctx"]["error"])
-        else:
-            message = detail["msg"]
-        problems.append({"parameter": where, "message": message})
-    summary = "; ".join(f"{p['parameter']}: {p['message']}" for p in problems)
-    return JSONResponse({"detail": summary, "errors": problems}, status_code=422)
-
-
-async def _database_unavailable(request: Request, error: Exception) -> JSONResponse:
-    log.warning("database unavailable for %s: %s", request.url.path, error)
-    return JSONResponse(
-        {"detail": "the warehouse database is unavailable; try again shortly"},
-        status_code=503,
-        headers={"Retry-After": "10"},
-    )
-
-
-async def _no_marts(request: Request, error: Exception) -> JSONResponse:
-    log.warning("marts missing for %s: %s", request.url.path, error)
-    return JSONResponse(
-        {"detail": "the warehouse has no marts yet: run `warehouse db migrate`"},
-        status_code=503,
-    )

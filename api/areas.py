@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
-from api.filters import DateRange, Strict
+from api.filters import DateRange, Strict, Text
 from api.paging import Page, PageQuery, fetch_page
 
 router = APIRouter(prefix="/areas", tags=["areas"])
@@ -20,7 +20,7 @@ class AreaFilter(Strict):
     level: Level = Field(
         "city", description="city, or postcode_district (outward code / Eircode routing key)."
     )
-    country: str | None = Field(None, description="Only this country, e.g. United Kingdom.")
+    country: Text | None = Field(None, description="Only this country, e.g. United Kingdom.")
 
 
 class RevenueQuery(AreaFilter, DateRange, PageQuery):

@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
+from api.filters import Text
 from api.paging import Page, PageQuery, fetch_page
 
 router = APIRouter(prefix="/customers", tags=["customers"])
@@ -41,7 +42,7 @@ async def segments(request: Request, query: Annotated[PageQuery, Query()]) -> di
 
 
 class CustomerQuery(PageQuery):
-    segment: str | None = Field(None, description="Only customers of this segment.")
+    segment: Text | None = Field(None, description="Only customers of this segment.")
     repeat_customer: bool | None = Field(None, description="Only repeat (or one-off) customers.")
 
 

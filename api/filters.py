@@ -1,4 +1,4 @@
-"""Query parameters shared by the endpoints: an inclusive date range, validated."""
+"""Query parameters shared by the endpoints: an inclusive date range, validated; free text."""
 
 from __future__ import annotations
 
@@ -21,6 +21,9 @@ def _iso_day(value: object) -> object:
 
 Day = Annotated[date, BeforeValidator(_iso_day)]
 
+# A free-text filter. PostgreSQL text cannot hold a NUL character: one would fail in the database.
+Text = Annotated[str, Field(pattern=r"^[^\x00]*$")]
+
 
 class Strict(BaseModel):
     """Query parameters that reject names they do not know (a typo must not widen a filter)."""
@@ -28,11 +31,18 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+_RULE = (
+    f"With both: start <= end, and start..end spans at most {MAX_RANGE_DAYS} days, both "
+    "counted (else 422)."
+)
+
+
 class DateRange(Strict):
     """start..end, both inclusive, both optional (an open end is unbounded)."""
 
-    start: Day | None = Field(None, description="First day, inclusive (YYYY-MM-DD).")
-    end: Day | None = Field(None, description="Last day, inclusive (YYYY-MM-DD).")
+    # The rule across the two cannot be said in JSON Schema: their descriptions say it.
+    start: Day | None = Field(None, description=f"First day, inclusive (YYYY-MM-DD). {_RULE}")
+    end: Day | None = Field(None, description=f"Last day, inclusive (YYYY-MM-DD). {_RULE}")
 
     @field_validator("end")
     @classmethod

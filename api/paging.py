@@ -11,13 +11,17 @@ from api.database import fetch_all
 from api.filters import DateRange, Strict
 
 MAX_LIMIT = 1000
+# OFFSET takes a PostgreSQL bigint; a larger number would reach the database and fail there.
+MAX_OFFSET = 2**63 - 1
 
 Row = TypeVar("Row")
 
 
 class PageQuery(Strict):
     limit: int = Field(100, ge=1, le=MAX_LIMIT, description="Rows per page.")
-    offset: int = Field(0, ge=0, description="Rows to skip (follow `next` rather than counting).")
+    offset: int = Field(
+        0, ge=0, le=MAX_OFFSET, description="Rows to skip (follow `next` rather than counting)."
+    )
 
 
 class RangePageQuery(DateRange, PageQuery):

@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
-from api.filters import DateRange
+from api.filters import DateRange, Text
 from api.paging import Page, PageQuery, RangePageQuery, fetch_page
 
 router = APIRouter(prefix="/products", tags=["products"])
@@ -25,7 +25,7 @@ _SALES_IN_RANGE = """
 
 
 class ProductQuery(DateRange, PageQuery):
-    category: str | None = Field(None, description="Only products of this category.")
+    category: Text | None = Field(None, description="Only products of this category.")
     sort: Literal["revenue", "units", "orders"] = Field(
         "revenue", description="Measure to rank by, highest first."
     )
@@ -76,8 +76,12 @@ async def category_sales(request: Request, query: Annotated[RangePageQuery, Quer
     return await fetch_page(request, sql, query.model_dump(), query)
 
 
+# warehouse.products.sku is an integer, as the feed's schema says (schemas/products.schema.json).
+MAX_SKU = 2**31 - 1
+
+
 class PriceChangeQuery(DateRange, PageQuery):
-    sku: int | None = Field(None, description="Only this product.")
+    sku: int | None = Field(None, ge=1, le=MAX_SKU, description="Only this product.")
 
 
 class PriceChange(BaseModel):

@@ -233,6 +233,13 @@ BAD_INPUT = {
     "sku-not-a-number": ("/v1/products/price-changes", {"sku": "abc"},
                          "sku: Input should be a valid integer"),
     "unknown-dataset": ("/v1/data-quality", {"dataset": "orders"}, "dataset: Input should be"),
+    # Numbers and text the database cannot take: each once reached it and came back as a 500.
+    "offset-beyond-bigint": ("/v1/data-quality", {"offset": "19005081305397690630144"},
+                             "offset: Input should be less than or equal to 9223372036854775807"),
+    "sku-beyond-integer": ("/v1/products/price-changes", {"sku": "2147483648"},
+                           "sku: Input should be less than or equal to 2147483647"),
+    "nul-in-a-filter": ("/v1/products", {"category": "vita\x00min"},
+                        "category: String should match pattern"),
 }  # fmt: skip
 
 
@@ -243,6 +250,24 @@ def test_bad_input_gets_a_422_that_says_what_is_wrong(api, path, params, message
     body = response.json()
     assert message in body["detail"], body
     assert body["errors"] and all({"parameter", "message"} <= set(e) for e in body["errors"])
+
+
+def test_the_largest_offset_is_an_empty_last_page(api):
+    body = _get(api, "/v1/data-quality", offset=str(2**63 - 1))
+    assert body["data"] == [] and body["next"] is None
+
+
+def test_the_document_declares_the_error_bodies_the_api_sends(api):
+    document = api.get("/openapi.json").json()
+    errors = {"401": "ErrorMessage", "422": "InvalidRequest", "503": "ErrorMessage"}
+    for path, operations in document["paths"].items():
+        bodies = {
+            status: response["content"]["application/json"]["schema"]["$ref"].split("/")[-1]
+            for status, response in operations["get"]["responses"].items()
+            if status != "200"
+        }
+        assert bodies == ({"503": "ErrorMessage"} if path == "/health" else errors), path
+    assert "HTTPValidationError" not in document["components"]["schemas"]
 
 
 def test_unknown_path_is_a_404(api):
