@@ -266,7 +266,12 @@ def checksum(path: Path) -> str:
 
 
 def read_lines(landing_file: LandingFile) -> Iterator[Line]:
-    """Stream the non-blank lines of a landing file, without their line endings.
+    """Stream the non-blank lines of a landing file, without their line endings (LF or CRLF)
+    and without a UTF-8 byte-order mark at their start.
+
+    RFC 8259 lets a parser ignore a byte-order mark. A Windows tool writes one at the start of
+    a file, and files concatenated carry theirs to the start of lines inside it; a mark
+    anywhere else in a line is left there (and the line is not JSON).
 
     A line longer than MAX_RECORD_BYTES comes as its first OVERSIZE_PREVIEW_BYTES and its
     length; its rest is skipped in chunks, never held whole.
@@ -290,7 +295,7 @@ def read_lines(landing_file: LandingFile) -> Iterator[Line]:
                 number += 1
                 whole = raw.endswith(b"\n") or len(raw) < MAX_RECORD_BYTES + 2
                 rest = 0 if whole else _skip_rest_of_line(handle)
-                if number == 1 and raw.startswith(_UTF8_BOM):
+                if raw.startswith(_UTF8_BOM):
                     raw = raw[len(_UTF8_BOM) :]
                 if whole:
                     raw = raw.rstrip(b"\r\n")

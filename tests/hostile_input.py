@@ -211,9 +211,9 @@ RECORD_CASES = [
         "contains a NUL character",
     ),
     RecordCase(
-        "bom-inside-the-file",
+        "bom-inside-a-line",
         "customers",
-        b"\xef\xbb\xbf" + _json(lz.customer("000108")),
+        _json(lz.customer("000108")).replace(b'"city"', b'\xef\xbb\xbf"city"'),
         "$",
         "malformed JSON",
     ),
@@ -315,6 +315,18 @@ FILE_CASES = [
         "byte-order-mark",
         "customers.json",
         b"\xef\xbb\xbf" + _lines(_CUSTOMERS[:3], b"\r\n"),
+        "loaded",
+        (3, 3, 0),
+    ),
+    FileCase(
+        "byte-order-marks-of-files-concatenated",
+        "customers.json.gz",
+        gzip.compress(
+            b"\xef\xbb\xbf"
+            + _lines(_CUSTOMERS[:2], b"\r\n")
+            + b"\xef\xbb\xbf"
+            + _lines(_CUSTOMERS[2:3], b"\r\n")
+        ),
         "loaded",
         (3, 3, 0),
     ),

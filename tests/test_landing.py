@@ -72,6 +72,27 @@ def test_lines_are_numbered_and_stripped_of_bom_crlf_and_blanks(tmp_path):
     ]
 
 
+@pytest.mark.parametrize("gz", [False, True], ids=["json", "gzip"])
+def test_a_bom_is_stripped_from_the_start_of_any_line_and_only_there(tmp_path, gz):
+    """Two files written by a Windows tool, concatenated: each brings its byte-order mark and
+    CRLF endings. A mark inside a line is not a byte-order mark: it stays, and the line is not
+    JSON."""
+    bom = b"\xef\xbb\xbf"
+    first, second = bom + b'{"a": 1}\r\n{"a": 2}\r\n', bom + b'{"a": 3}\r\n'
+    inside = b'{"a": ' + bom + b"4}\r\n" + b'{"a": 5}' + bom + b"\r\n" + bom + b"\r\n"
+    data = first + second + inside
+    name = "customers.json.gz" if gz else "customers.json"
+    path = _write(tmp_path / "date=2020-01-01/hour=00" / name, gzip.compress(data) if gz else data)
+    lines = list(landing.read_lines(landing.parse_path(tmp_path, path)))
+    assert [(line.number, line.raw) for line in lines] == [
+        (1, b'{"a": 1}'),
+        (2, b'{"a": 2}'),
+        (3, b'{"a": 3}'),
+        (4, b'{"a": ' + bom + b"4}"),
+        (5, b'{"a": 5}' + bom),
+    ]  # line 6, a mark alone, is blank
+
+
 def test_truncated_gzip_raises_after_the_readable_lines(tmp_path):
     whole = gzip.compress(b"".join(b'{"n": %d}\n' % n for n in range(5000)))
     path = _write(tmp_path / "date=2020-01-01/hour=00/customers.json.gz", whole[: len(whole) // 2])
