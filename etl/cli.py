@@ -141,6 +141,7 @@ def standalone_main(dataset: Dataset) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def status(as_json: bool) -> None:
     """Per dataset: partitions, rows, quarantined, duplicates, orphans, last load."""
+    from etl.schema_drift import Drift
     from etl.status import status as read_status
 
     with _connection() as conn:
@@ -163,6 +164,8 @@ def status(as_json: bool) -> None:
                 f"  orphans: {orphans['unknown_customer']} with an unknown customer, "
                 f"{orphans['unknown_product']} with an unknown product"
             )
+        for drift in entry["schema_drift"]:
+            click.echo(f"  schema drift: {Drift(dataset, **drift)}")
 
 
 @main.command()

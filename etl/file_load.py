@@ -21,12 +21,13 @@ from typing import Any
 import orjson
 import psycopg
 
-from etl import erasure, landing, load_log, locks, table_partitions
+from etl import erasure, landing, load_log, locks, schema_drift, table_partitions
 from etl.dataset import CustomerErased, Dataset, LoadContext, MergeResult, TempTable
 from etl.landing import LandingFile, LandingFileError
 from etl.load_log import FileLoad
+from etl.settings import DEFAULT_SCHEMA_CONTRACT
 from etl.staging import CopyBuffer, create_temp_tables
-from etl.validation import RecordError, RecordRejected, decode, validate
+from etl.validation import RecordError, RecordRejected, decode
 
 log = logging.getLogger(__name__)
 
@@ -87,9 +88,13 @@ def load_files(
     files: Sequence[LandingFile],
     pseudonym_key: bytes,
     force: bool = False,
+    schema_contract: str = DEFAULT_SCHEMA_CONTRACT,
 ) -> list[FileLoad]:
     """Validate, clean and merge a batch of the dataset's landing files, and log each file's
     load, in one transaction; return each file's load, in the order of `files`.
+
+    `schema_contract` decides what becomes of a field the dataset's schema does not know, and
+    the drift is recorded (etl/schema_drift.py).
 
     A file whose checksum matches its last load is left alone, unless `force` replays it. A
     file with changed content first has what its earlier version contributed removed. A file
@@ -107,7 +112,10 @@ def load_files(
     for attempt in range(1, _PARTITION_ATTEMPTS + 1):
         table_partitions.ensure(conn, months)
         try:
-            return _load(conn, dataset, files, checksums, pseudonym_key, force, started_at, months)
+            return _load(
+                conn, dataset, files, checksums, pseudonym_key, force, schema_contract,
+                started_at, months,
+            )  # fmt: skip
         except table_partitions.MonthsMissing as missing:
             if attempt == _PARTITION_ATTEMPTS:
                 raise
@@ -122,6 +130,7 @@ def _load(
     checksums: list[str],
     pseudonym_key: bytes,
     force: bool,
+    schema_contract: str,
     started_at: datetime,
     months: set[date],
 ) -> list[FileLoad]:
@@ -162,8 +171,9 @@ def _load(
                 """,
                 ([f.relative_path for f in changed], sorted({f.partition_date for f in changed})),
             )
+            schema_drift.forget(conn, changed)
         context = LoadContext(pseudonym_key, erasure.erased_customers(conn), batch)
-        staged = _stage(conn, dataset, context)
+        staged = _stage(conn, dataset, context, schema_contract)
         _check_months(conn, dataset, months)
         if not dataset.merges_concurrently:
             locks.lock_merges(conn, dataset.name)
@@ -242,17 +252,21 @@ class _Staged:
     rejected: str | None = None
 
 
-def _stage(conn: psycopg.Connection, dataset: Dataset, context: LoadContext) -> list[_Staged]:
+def _stage(
+    conn: psycopg.Connection, dataset: Dataset, context: LoadContext, schema_contract: str
+) -> list[_Staged]:
     """Copy every valid record of the batch's files into staging and every invalid one into
-    quarantine; return what happened to each file's lines, by file number.
+    quarantine, and record each file's schema drift; return what happened to each file's
+    lines, by file number.
 
     Records of erased customers are counted and dropped, even when invalid: quarantine would
     otherwise keep their personal data. A file that cannot be read whole has what it staged
-    taken back, and is quarantined line by line as rejected.
+    taken back, and is quarantined line by line as rejected (no drift is recorded of it).
     """
     tables: dict[str, Sequence[str]] = {table.name: table.columns for table in dataset.staging}
     tables[FILES_TABLE.name] = FILES_TABLE.columns
     tables[QUARANTINE_TABLE] = QUARANTINE_COLUMNS
+    tables[schema_drift.TABLE] = schema_drift.COLUMNS
     buffer = CopyBuffer(conn, tables)
     staged = []
     for number, landing_file in enumerate(context.files):
@@ -262,12 +276,17 @@ def _stage(conn: psycopg.Connection, dataset: Dataset, context: LoadContext) -> 
              landing_file.partition_hour),
         )  # fmt: skip
         mark = buffer.mark()
+        drift = schema_drift.FileDrift(dataset.name, schema_contract)
         try:
-            staged.append(_stage_file(buffer, dataset, context, number, landing_file))
+            counts = _stage_file(buffer, dataset, context, number, landing_file, drift)
         except LandingFileError as error:
             if not buffer.undo(mark):
                 _delete_staged(conn, dataset, number, landing_file)
-            staged.append(_reject(buffer, dataset, context, landing_file, str(error)))
+            staged.append(_reject(buffer, dataset, context, landing_file, str(error), drift))
+            continue
+        staged.append(counts)
+        for row in drift.rows(landing_file):
+            buffer.add(schema_drift.TABLE, row)
     buffer.flush()
     return staged
 
@@ -278,6 +297,7 @@ def _stage_file(
     context: LoadContext,
     number: int,
     landing_file: LandingFile,
+    drift: schema_drift.FileDrift,
 ) -> _Staged:
     counts = _Staged()
     for line in landing.read_lines(landing_file):
@@ -287,7 +307,9 @@ def _stage_file(
             if line.oversize is not None:
                 raise RecordRejected([_oversize_error(line.oversize, len(line.raw))])
             record = decode(line.raw)
-            rows = list(dataset.to_staging(validate(record, dataset.name), line.number, context))
+            rows = list(
+                dataset.to_staging(drift.validate(record, line.number), line.number, context)
+            )
         except CustomerErased:
             counts.erased += 1
             continue
@@ -296,7 +318,8 @@ def _stage_file(
                 counts.erased += 1
             else:
                 counts.quarantined += 1
-                buffer.add(QUARANTINE_TABLE, _quarantine_row(dataset, landing_file, line, rejected))
+                row = _quarantine_row(dataset, landing_file, line, rejected, drift.payload(line))
+                buffer.add(QUARANTINE_TABLE, row)
             continue
         for table, row in rows:
             buffer.add(table, (number, *row))
@@ -339,6 +362,7 @@ def _reject(
     context: LoadContext,
     landing_file: LandingFile,
     reason: str,
+    drift: schema_drift.FileDrift,
 ) -> _Staged:
     """Quarantine every line that could be read from a file that cannot be read whole."""
     log.warning("rejecting %s", reason)
@@ -351,16 +375,20 @@ def _reject(
                 counts.erased += 1
                 continue
             counts.quarantined += 1
-            buffer.add(QUARANTINE_TABLE, _quarantine_row(dataset, landing_file, line, rejected))
+            row = _quarantine_row(dataset, landing_file, line, rejected, drift.payload(line))
+            buffer.add(QUARANTINE_TABLE, row)
     except LandingFileError:
         pass  # the same error again, at the same place: everything readable is buffered
     return counts
 
 
 def _quarantine_row(
-    dataset: Dataset, landing_file: LandingFile, line: landing.Line, rejected: RecordRejected
+    dataset: Dataset,
+    landing_file: LandingFile,
+    line: landing.Line,
+    rejected: RecordRejected,
+    payload: str,
 ) -> tuple[object, ...]:
-    payload = line.raw.decode("utf-8", errors="backslashreplace").replace("\x00", "\\x00")
     return (
         dataset.name,
         landing_file.partition_date,

@@ -258,7 +258,12 @@ def _load_batch(
                 conn = _reconnected(conn, url)
                 try:
                     loads = file_load.load_files(
-                        conn, dataset_, files, settings.pseudonym_key, force
+                        conn,
+                        dataset_,
+                        files,
+                        settings.pseudonym_key,
+                        force,
+                        settings.schema_contracts[dataset_.name],
                     )
                 except psycopg.Error as error:
                     if len(files) > 1 and is_connection_lost(error):

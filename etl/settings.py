@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from etl.landing import DATASETS
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 SCHEMAS_DIR = PROJECT_DIR / "schemas"
@@ -13,6 +15,18 @@ SQL_SCRIPTS_DIR = PROJECT_DIR / "sql-scripts"
 
 # The key local runs and `.env` use when none is set. It is public, so production refuses it.
 DEVELOPMENT_PSEUDONYM_KEY = "dev-only-insecure-key"
+
+# What a load does with a field its dataset's schema does not know (etl/schema_drift.py):
+# `freeze` quarantines the record; `discard_value` loads it without the field, whose value is
+# kept nowhere. Either way the drift is recorded. The default keeps a feed that gained a field
+# loading (and the new value, perhaps personal data, out of the quarantine), while status,
+# doctor and the asset check report the drift. WAREHOUSE_SCHEMA_CONTRACT sets it for every
+# dataset, WAREHOUSE_SCHEMA_CONTRACT_<DATASET> (CUSTOMERS, ERASURE_REQUESTS...) for one.
+FREEZE = "freeze"
+DISCARD_VALUE = "discard_value"
+SCHEMA_CONTRACTS = (FREEZE, DISCARD_VALUE)
+DEFAULT_SCHEMA_CONTRACT = DISCARD_VALUE
+SCHEMA_CONTRACT_VARIABLE = "WAREHOUSE_SCHEMA_CONTRACT"
 
 
 class SettingsError(RuntimeError):
@@ -29,6 +43,7 @@ class Settings:
         raw_data_dir: the landing zone.
         pseudonym_key: HMAC key for customer pseudonyms.
         environment: `development` or `production`.
+        schema_contracts: each dataset's schema contract (FREEZE or DISCARD_VALUE).
     """
 
     database_url: str | None
@@ -36,6 +51,9 @@ class Settings:
     raw_data_dir: Path
     pseudonym_key: bytes
     environment: str
+    schema_contracts: Mapping[str, str] = field(
+        default_factory=lambda: dict.fromkeys(DATASETS, DEFAULT_SCHEMA_CONTRACT)
+    )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -58,4 +76,30 @@ class Settings:
             raw_data_dir=Path(env.get("RAW_DATA_DIR") or PROJECT_DIR / "raw_data").resolve(),
             pseudonym_key=key.encode(),
             environment=environment,
+            schema_contracts=schema_contracts(env),
         )
+
+
+def schema_contract_variable(dataset: str) -> str:
+    """The variable that sets one dataset's contract: WAREHOUSE_SCHEMA_CONTRACT_ERASURE_REQUESTS."""
+    return f"{SCHEMA_CONTRACT_VARIABLE}_{dataset.upper().replace('-', '_')}"
+
+
+def schema_contracts(env: Mapping[str, str]) -> dict[str, str]:
+    """Each dataset's contract: its own variable, else WAREHOUSE_SCHEMA_CONTRACT, else the
+    default.
+
+    Raises:
+        SettingsError: a variable names no contract.
+    """
+    default = _contract(env, SCHEMA_CONTRACT_VARIABLE, DEFAULT_SCHEMA_CONTRACT)
+    return {
+        dataset: _contract(env, schema_contract_variable(dataset), default) for dataset in DATASETS
+    }
+
+
+def _contract(env: Mapping[str, str], variable: str, default: str) -> str:
+    value = (env.get(variable) or default).strip().lower()
+    if value not in SCHEMA_CONTRACTS:
+        raise SettingsError(f"{variable}={value!r}: expected one of {', '.join(SCHEMA_CONTRACTS)}")
+    return value

@@ -7,6 +7,8 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
+from etl import schema_drift
+
 # The table whose rows a dataset's loads produce.
 DATASET_TABLES = {
     "products": "warehouse.products",
@@ -70,13 +72,17 @@ def orphans(conn: psycopg.Connection) -> dict[str, int]:
 
 def status(conn: psycopg.Connection) -> dict[str, Any]:
     """Per dataset: files and partitions loaded, rows stored, records read, loaded, duplicate and
-    quarantined by the loads now in effect, rows in quarantine, and the last load's time."""
+    quarantined by the loads now in effect, rows in quarantine, the last load's time, and the
+    fields the source sent that the schema does not know (etl/schema_drift.py)."""
     with conn.cursor(row_factory=dict_row) as cursor:
         totals = {row.pop("dataset"): row for row in cursor.execute(_LOAD_TOTALS)}
         failed = {row["dataset"]: row["files_failed"] for row in cursor.execute(_FAILED_FILES)}
     in_quarantine = dict(
         conn.execute("SELECT dataset, count(*) FROM ops.quarantine GROUP BY dataset").fetchall()
     )
+    drifted: dict[str, list[dict[str, object]]] = {}
+    for found in schema_drift.drift(conn):
+        drifted.setdefault(found.dataset, []).append(found.as_json())
     report: dict[str, Any] = {}
     for dataset in sorted(set(totals) | set(failed) | set(DATASET_TABLES)):
         entry = {
@@ -92,6 +98,7 @@ def status(conn: psycopg.Connection) -> dict[str, Any]:
         entry.update({k: v for k, v in totals.get(dataset, {}).items() if v is not None})
         entry["files_failed"] = failed.get(dataset, 0)
         entry["rows_in_quarantine"] = in_quarantine.get(dataset, 0)
+        entry["schema_drift"] = drifted.get(dataset, [])
         if dataset in DATASET_TABLES:
             table = DATASET_TABLES[dataset]
             entry["rows"] = conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]

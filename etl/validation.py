@@ -15,6 +15,8 @@ from etl.settings import SCHEMAS_DIR
 
 # Longest reason kept: a schema error quotes the offending value, which can be a megabyte.
 MAX_MESSAGE_CHARS = 500
+# Longest path of an unknown field kept (see unknown_fields).
+MAX_FIELD_CHARS = 200
 
 # The escapes of a quote (which hides it from _hidden_problems' count) and of NUL.
 _RARE_ESCAPES = re.compile(rb"\\u00(?:22|00)", re.IGNORECASE)
@@ -94,6 +96,36 @@ def validate(record: Any, dataset: str) -> dict[str, Any]:
         ]
         raise RecordRejected(errors)
     return record
+
+
+def unknown_fields(record: Any, dataset: str, remove: bool = False) -> list[str]:
+    """The fields of `record` that its dataset's schema does not know, as JSON paths with `[*]`
+    for any item of an array (`$.purchases.products[*].discount`), in the order found; with
+    `remove`, they are also taken out of the record (in place).
+
+    A field is unknown where the schema allows no other properties (`additionalProperties`); a
+    known field with a value of the wrong type is not listed. Called for records that failed
+    validation only: it walks the validator's every error.
+    """
+    kind = jsonschema_rs.ValidationErrorKind.AdditionalProperties
+    errors = [e for e in schema_validator(dataset).iter_errors(record) if isinstance(e.kind, kind)]
+    paths = []
+    for error in errors:
+        parent = record
+        for part in error.instance_path:
+            parent = parent[part]
+        for key in error.kind.unexpected:
+            paths.append(_field_path(error.instance_path, key))
+            if remove:
+                del parent[key]
+    return paths
+
+
+def _field_path(parents: list[str | int], key: str) -> str:
+    path = "$" + "".join("[*]" if isinstance(part, int) else f".{part}" for part in parents)
+    path += f".{key}"
+    # the key is the source's: keep a runaway one from filling the drift record
+    return path if len(path) <= MAX_FIELD_CHARS else f"{path[:MAX_FIELD_CHARS]}..."
 
 
 def _hidden_problems(raw: bytes, record: Any) -> bool:

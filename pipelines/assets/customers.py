@@ -6,10 +6,11 @@ from pipelines.assets.dataset_checks import (
     accounted_for_check,
     no_direct_identifiers_check,
     quarantine_rate_check,
+    schema_drift_check,
 )
 from pipelines.assets.loading import GROUP, KINDS, OWNERS, RETRY, materialize_partition
 from pipelines.partitions import HOURLY, HOURLY_BACKFILL
-from pipelines.resources import LandingZone, PseudonymKey, WarehouseDatabase
+from pipelines.resources import LandingZone, PseudonymKey, SchemaContract, WarehouseDatabase
 
 DATASET = "customers"
 PARTITIONS = HOURLY
@@ -30,14 +31,18 @@ def customers(
     database: WarehouseDatabase,
     landing_zone: LandingZone,
     pseudonym_key: PseudonymKey,
+    schema_contract: SchemaContract,
 ) -> MaterializeResult:
     """The hour's customer records: the newest version of each customer, its personal data in
     pii.customers and its pseudonymised analytics row in warehouse.customers."""
-    return materialize_partition(context, DATASET, database, landing_zone, pseudonym_key)
+    return materialize_partition(
+        context, DATASET, database, landing_zone, pseudonym_key, schema_contract
+    )
 
 
 CHECKS = [
     quarantine_rate_check(customers, DATASET),
     accounted_for_check(customers, DATASET),
+    schema_drift_check(customers, DATASET),
     no_direct_identifiers_check(customers),
 ]

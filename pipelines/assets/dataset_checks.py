@@ -1,16 +1,18 @@
-"""Checks every dataset's asset carries: quarantine rate, every record accounted for, and (for
-the datasets that bring personal data) no direct identifier in the analytics tables."""
+"""Checks every dataset's asset carries: quarantine rate, every record accounted for, schema
+drift, and (for the datasets that bring personal data) no direct identifier in the analytics
+tables."""
 
 from dagster import (
     AssetCheckExecutionContext,
     AssetCheckResult,
     AssetChecksDefinition,
+    AssetCheckSeverity,
     AssetsDefinition,
     MetadataValue,
     asset_check,
 )
 
-from etl import quality
+from etl import quality, schema_drift
 from pipelines.partitions import partition_scope, run_window
 from pipelines.resources import QualityThresholds, WarehouseDatabase
 
@@ -64,6 +66,31 @@ def accounted_for_check(asset: AssetsDefinition, dataset: str) -> AssetChecksDef
                 "quarantined_without_load": measured.quarantined_without_load,
                 "quarantined_beyond_count": measured.quarantined_beyond_count,
                 "rows_without_load": measured.rows_without_load,
+            },
+        )
+
+    return check
+
+
+def schema_drift_check(asset: AssetsDefinition, dataset: str) -> AssetChecksDefinition:
+    """The schema-drift check of `dataset`'s asset."""
+
+    @asset_check(asset=asset, name="schema_drift")
+    def check(context: AssetCheckExecutionContext, database: WarehouseDatabase) -> AssetCheckResult:
+        """No field the schema does not know in the files of the run's partitions (or of all
+        loads, when the check runs alone). A warning: the schema contract has decided what
+        became of those records (loaded without the field, or quarantined); whether the schema
+        should gain the field is for someone to decide."""
+        with database.connection() as conn:
+            found = schema_drift.drift(conn, dataset, run_window(context))
+        return AssetCheckResult(
+            passed=not found,
+            severity=AssetCheckSeverity.WARN,
+            metadata={
+                "fields": MetadataValue.json([drift.as_json() for drift in found]),
+                "records": sum(drift.records for drift in found),
+                "threshold": 0,
+                "partition": partition_scope(context),
             },
         )
 

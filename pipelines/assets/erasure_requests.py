@@ -12,10 +12,20 @@ from dagster import (
 
 from etl import quality
 from etl.erasure_proof import find_residue
-from pipelines.assets.dataset_checks import accounted_for_check, quarantine_rate_check
+from pipelines.assets.dataset_checks import (
+    accounted_for_check,
+    quarantine_rate_check,
+    schema_drift_check,
+)
 from pipelines.assets.loading import GROUP, KINDS, OWNERS, RETRY, materialize_partition
 from pipelines.partitions import DAILY, DAILY_BACKFILL
-from pipelines.resources import LandingZone, PseudonymKey, WarehouseDatabase, warehouse_settings
+from pipelines.resources import (
+    LandingZone,
+    PseudonymKey,
+    SchemaContract,
+    WarehouseDatabase,
+    warehouse_settings,
+)
 
 DATASET = "erasure-requests"
 PARTITIONS = DAILY
@@ -38,11 +48,14 @@ def erasure_requests(
     database: WarehouseDatabase,
     landing_zone: LandingZone,
     pseudonym_key: PseudonymKey,
+    schema_contract: SchemaContract,
 ) -> MaterializeResult:
     """The day's erasure requests, carried out: the customer's personal data removed everywhere,
     a tombstone in privacy.erased_customers that keeps later and replayed loads from bringing
     them back, and the outcome in privacy.erasure_log."""
-    return materialize_partition(context, DATASET, database, landing_zone, pseudonym_key)
+    return materialize_partition(
+        context, DATASET, database, landing_zone, pseudonym_key, schema_contract
+    )
 
 
 @asset_check(asset=erasure_requests)
@@ -71,5 +84,6 @@ def no_residue_after_erasure(
 CHECKS = [
     quarantine_rate_check(erasure_requests, DATASET),
     accounted_for_check(erasure_requests, DATASET),
+    schema_drift_check(erasure_requests, DATASET),
     no_residue_after_erasure,
 ]

@@ -12,7 +12,13 @@ from dagster import (
 from etl.partitions import load_partitions, totals
 from etl.runner import DatasetSummary
 from pipelines.partitions import landing_partition, run_window
-from pipelines.resources import LandingZone, PseudonymKey, WarehouseDatabase, warehouse_settings
+from pipelines.resources import (
+    LandingZone,
+    PseudonymKey,
+    SchemaContract,
+    WarehouseDatabase,
+    warehouse_settings,
+)
 
 GROUP = "warehouse"
 OWNERS = ["team:data-engineering"]
@@ -31,6 +37,7 @@ def materialize_partition(
     database: WarehouseDatabase,
     landing_zone: LandingZone,
     pseudonym_key: PseudonymKey,
+    schema_contract: SchemaContract,
 ) -> MaterializeResult:
     """Load the run's partition of `dataset`, or the range of partitions a backfill gave it,
     and report the counts of each partition as its materialisation's metadata.
@@ -39,7 +46,7 @@ def materialize_partition(
         Failure: a file failed to load (it is logged, and the rest loaded); the metadata gives
             the counts of the whole range.
     """
-    settings = warehouse_settings(database, landing_zone, pseudonym_key)
+    settings = warehouse_settings(database, landing_zone, pseudonym_key, schema_contract)
     summary = load_partitions(settings, dataset, run_window(context))
     context.log.info(summary.render())
     if summary.failures:

@@ -2,10 +2,14 @@
 
 from dagster import AssetExecutionContext, MaterializeResult, asset
 
-from pipelines.assets.dataset_checks import accounted_for_check, quarantine_rate_check
+from pipelines.assets.dataset_checks import (
+    accounted_for_check,
+    quarantine_rate_check,
+    schema_drift_check,
+)
 from pipelines.assets.loading import GROUP, KINDS, OWNERS, RETRY, materialize_partition
 from pipelines.partitions import DAILY, DAILY_BACKFILL
-from pipelines.resources import LandingZone, PseudonymKey, WarehouseDatabase
+from pipelines.resources import LandingZone, PseudonymKey, SchemaContract, WarehouseDatabase
 
 DATASET = "products"
 PARTITIONS = DAILY
@@ -26,10 +30,17 @@ def products(
     database: WarehouseDatabase,
     landing_zone: LandingZone,
     pseudonym_key: PseudonymKey,
+    schema_contract: SchemaContract,
 ) -> MaterializeResult:
     """The day's catalogue: every product's price that day in warehouse.product_catalogue, and
     warehouse.products as of the newest catalogue."""
-    return materialize_partition(context, DATASET, database, landing_zone, pseudonym_key)
+    return materialize_partition(
+        context, DATASET, database, landing_zone, pseudonym_key, schema_contract
+    )
 
 
-CHECKS = [quarantine_rate_check(products, DATASET), accounted_for_check(products, DATASET)]
+CHECKS = [
+    quarantine_rate_check(products, DATASET),
+    accounted_for_check(products, DATASET),
+    schema_drift_check(products, DATASET),
+]

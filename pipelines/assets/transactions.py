@@ -18,11 +18,18 @@ from pipelines.assets.dataset_checks import (
     accounted_for_check,
     no_direct_identifiers_check,
     quarantine_rate_check,
+    schema_drift_check,
 )
 from pipelines.assets.loading import GROUP, KINDS, OWNERS, RETRY, materialize_partition
 from pipelines.assets.products import products
 from pipelines.partitions import HOURLY, HOURLY_BACKFILL, partition_scope, run_window
-from pipelines.resources import LandingZone, PseudonymKey, QualityThresholds, WarehouseDatabase
+from pipelines.resources import (
+    LandingZone,
+    PseudonymKey,
+    QualityThresholds,
+    SchemaContract,
+    WarehouseDatabase,
+)
 
 DATASET = "transactions"
 PARTITIONS = HOURLY
@@ -45,10 +52,13 @@ def transactions(
     database: WarehouseDatabase,
     landing_zone: LandingZone,
     pseudonym_key: PseudonymKey,
+    schema_contract: SchemaContract,
 ) -> MaterializeResult:
     """The hour's transactions: warehouse.transactions, one warehouse.transaction_items row per
     purchased line, delivery addresses apart in pii.delivery_addresses."""
-    return materialize_partition(context, DATASET, database, landing_zone, pseudonym_key)
+    return materialize_partition(
+        context, DATASET, database, landing_zone, pseudonym_key, schema_contract
+    )
 
 
 @asset_check(asset=transactions)
@@ -110,6 +120,7 @@ def orphans(
 CHECKS = [
     quarantine_rate_check(transactions, DATASET),
     accounted_for_check(transactions, DATASET),
+    schema_drift_check(transactions, DATASET),
     no_direct_identifiers_check(transactions),
     transaction_totals_consistent,
     orphans,

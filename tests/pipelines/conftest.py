@@ -16,7 +16,13 @@ from dagster._core.storage.tags import (
 )
 
 from pipelines.assets import ASSET_CHECKS, DATASET_ASSETS
-from pipelines.resources import LandingZone, PseudonymKey, QualityThresholds, WarehouseDatabase
+from pipelines.resources import (
+    LandingZone,
+    PseudonymKey,
+    QualityThresholds,
+    SchemaContract,
+    WarehouseDatabase,
+)
 from tests import landing_zone as lz
 from tests.conftest import TEST_KEY, load
 
@@ -111,7 +117,11 @@ def landing(tmp_path: Path) -> Path:
 
 
 def resources(
-    database_url: str, raw_data: Path, home: Path, **thresholds: float
+    database_url: str,
+    raw_data: Path,
+    home: Path,
+    schema_contract: SchemaContract | None = None,
+    **thresholds: float,
 ) -> dict[str, object]:
     """The definitions' resources, pointed at a test database, landing zone and home."""
     home.mkdir(parents=True, exist_ok=True)
@@ -119,6 +129,7 @@ def resources(
         "database": WarehouseDatabase(url=database_url, home=str(home)),
         "landing_zone": LandingZone(raw_data_dir=str(raw_data)),
         "pseudonym_key": PseudonymKey(key=TEST_KEY.decode(), environment="test"),
+        "schema_contract": schema_contract or SchemaContract(),
         "quality_thresholds": QualityThresholds(**thresholds),
     }
 

@@ -7,15 +7,23 @@ from dagster import AssetCheckSeverity
 
 from etl.pseudonym import customer_key
 from pipelines.assets import ASSET_CHECKS
+from pipelines.resources import SchemaContract
 from tests import landing_zone as lz
 from tests.conftest import TEST_KEY, load
-from tests.pipelines.conftest import ERASED_ID, T1, checks_of, run_checks, run_partition
+from tests.pipelines.conftest import (
+    ERASED_ID,
+    T1,
+    checks_of,
+    customer,
+    run_checks,
+    run_partition,
+)
 
 
 def test_every_check_passes_on_clean_data(loaded):
     evaluations = run_checks(ASSET_CHECKS, loaded)
 
-    assert len(evaluations) == len(ASSET_CHECKS) == 13
+    assert len(evaluations) == len(ASSET_CHECKS) == 17
     failed = {
         key: evaluation.metadata for key, evaluation in evaluations.items() if not evaluation.passed
     }
@@ -120,3 +128,41 @@ def test_orphans_warn_when_too_many_transactions_have_no_known_customer(loaded, 
     assert evaluation.severity == AssetCheckSeverity.WARN
     assert evaluation.metadata["unknown_customer"].value == 3
     assert evaluation.metadata["unknown_customer_rate"].value == pytest.approx(3 / 8)
+
+
+def test_schema_drift_warns_for_the_partitions_whose_files_carried_a_new_field(loaded):
+    root = Path(loaded["landing_zone"].raw_data_dir)
+    drifted = [customer(9, loyalty_card="LC-1"), customer(10, loyalty_card="LC-2")]
+    lz.write(root, "customers", drifted, "2020-01-02", hour=10)
+
+    result = run_partition("customers", "2020-01-02-10:00", loaded, with_checks=True)
+
+    [evaluation] = [
+        e for e in result.get_asset_check_evaluations() if e.check_name == "schema_drift"
+    ]
+    assert not evaluation.passed
+    assert evaluation.severity == AssetCheckSeverity.WARN
+    assert evaluation.metadata["fields"].value == [
+        {"field": "$.loyalty_card", "contract": "discard_value",
+         "first_file": "date=2020-01-02/hour=10/customers.json.gz", "first_line": 1,
+         "files": 1, "records": 2}
+    ]  # fmt: skip
+    assert evaluation.metadata["records"].value == 2
+    assert evaluation.metadata["partition"].value == "2020-01-02-10:00"
+    # an earlier partition, without the field, passes; the check run alone sees the drift
+    clean = run_partition("customers", "2020-01-01-05:00", loaded, with_checks=True)
+    assert all(e.passed for e in clean.get_asset_check_evaluations())
+    alone = run_checks(checks_of("customers"), loaded)["customers", "schema_drift"]
+    assert not alone.passed and alone.metadata["partition"].value == "all"
+
+
+def test_the_schema_contract_reaches_the_load_through_its_resource(loaded, conn):
+    root = Path(loaded["landing_zone"].raw_data_dir)
+    lz.write(root, "customers", [customer(9, loyalty_card="LC-1")], "2020-01-02", hour=10)
+    frozen = {**loaded, "schema_contract": SchemaContract(customers="freeze")}
+
+    result = run_partition("customers", "2020-01-02-10:00", frozen, with_checks=True)
+
+    [materialization] = result.asset_materializations_for_node("customers")
+    assert materialization.metadata["records_quarantined"].value == 1
+    assert conn.execute("SELECT contract FROM ops.schema_drift").fetchall() == [("freeze",)]

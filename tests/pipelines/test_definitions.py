@@ -77,7 +77,13 @@ def test_assets_are_partitioned_like_the_landing_zone():
 
 
 def test_resources_take_their_settings_from_the_environment_only():
-    assert set(RESOURCES) == {"database", "landing_zone", "pseudonym_key", "quality_thresholds"}
+    assert set(RESOURCES) == {
+        "database",
+        "landing_zone",
+        "pseudonym_key",
+        "schema_contract",
+        "quality_thresholds",
+    }
     script = """
 import json
 from dagster import EnvVar
@@ -90,6 +96,7 @@ print(json.dumps({
     "start": partitions.start.date().isoformat(),
     "url": RESOURCES["database"].url.env_var_name,
     "key": RESOURCES["pseudonym_key"].key.env_var_name,
+    "contract": RESOURCES["schema_contract"].customers.env_var_name,
     "max_quarantine_rate": RESOURCES["quality_thresholds"].max_quarantine_rate,
 }))
 """
@@ -100,6 +107,7 @@ print(json.dumps({
         "DATABASE_URL": "postgresql://nobody@nowhere/warehouse",
         "WAREHOUSE_PSEUDONYM_KEY": "a-key-the-ui-must-never-show",
         "WAREHOUSE_MAX_QUARANTINE_RATE": "0.2",
+        "WAREHOUSE_SCHEMA_CONTRACT_CUSTOMERS": "freeze",
     }
     output = subprocess.run(
         [sys.executable, "-c", script],
@@ -114,6 +122,7 @@ print(json.dumps({
         "start": "2021-06-01",
         "url": "DATABASE_URL",
         "key": "WAREHOUSE_PSEUDONYM_KEY",
+        "contract": "WAREHOUSE_SCHEMA_CONTRACT_CUSTOMERS",
         "max_quarantine_rate": 0.2,
     }
 
