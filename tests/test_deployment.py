@@ -15,7 +15,8 @@ import yaml
 from dagster import Definitions
 from dagster._config import process_config
 
-from etl.settings import PROJECT_DIR
+from etl.landing import DATASETS
+from etl.settings import PROJECT_DIR, schema_contract_variable
 from pipelines.jobs import DATASET_JOBS, DATASET_TAG
 
 COMPOSE = yaml.safe_load((PROJECT_DIR / "docker-compose.yml").read_text())
@@ -35,6 +36,8 @@ USER_CODE_VARIABLES = {
     "WAREHOUSE_EXECUTOR",
     "WAREHOUSE_CELERY_BROKER",
     "WAREHOUSE_BACKFILL_HOURS_PER_RUN",
+    "WAREHOUSE_SCHEMA_CONTRACT",
+    *(schema_contract_variable(dataset) for dataset in DATASETS),
 }
 
 
