@@ -1,4 +1,5 @@
-"""The deliberately broken records and files, which a loader must reject or quarantine.
+"""The deliberately broken records and files, which a loader must reject or quarantine (an
+unknown extra field is schema drift: the loader's contract says whether its record loads).
 
 Broken lines are fresh records that nothing else refers to, and the unreadable files hold
 nothing referenced elsewhere, so that rejecting them leaves no other record dangling. The
