@@ -138,14 +138,23 @@ def standalone_main(dataset: Dataset) -> None:
 
 
 @main.command()
+@click.option(
+    "--raw-data",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Landing zone the overdue partitions are judged against (default: $RAW_DATA_DIR or "
+    "./raw_data).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-def status(as_json: bool) -> None:
-    """Per dataset: partitions, rows, quarantined, duplicates, orphans, last load."""
+def status(raw_data: Path | None, as_json: bool) -> None:
+    """Per dataset: partitions, rows, quarantined, duplicates, orphans, last load, schema drift,
+    the newest partition loaded and the partitions overdue."""
+    from etl.freshness import Overdue
     from etl.schema_drift import Drift
     from etl.status import status as read_status
 
+    settings = _settings(raw_data)
     with _connection() as conn:
-        report = read_status(conn)
+        report = read_status(conn, settings.raw_data_dir, settings.timezone)
     if as_json:
         click.echo(json.dumps(report, indent=2, sort_keys=True))
         return
@@ -166,6 +175,8 @@ def status(as_json: bool) -> None:
             )
         for drift in entry["schema_drift"]:
             click.echo(f"  schema drift: {Drift(dataset, **drift)}")
+        overdue = "; ".join(str(Overdue(**found)) for found in entry["overdue"]) or "none"
+        click.echo(f"  newest partition {entry['newest_partition'] or 'none'}; overdue: {overdue}")
 
 
 @main.command()

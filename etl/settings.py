@@ -16,6 +16,11 @@ SQL_SCRIPTS_DIR = PROJECT_DIR / "sql-scripts"
 # The key local runs and `.env` use when none is set. It is public, so production refuses it.
 DEVELOPMENT_PSEUDONYM_KEY = "dev-only-insecure-key"
 
+# The time zone of the landing zone's dates and hours, in which partitions fall due (and the
+# orchestrator's schedules run).
+TIMEZONE_VARIABLE = "WAREHOUSE_TIMEZONE"
+DEFAULT_TIMEZONE = "Europe/Zagreb"
+
 # What a load does with a field its dataset's schema does not know (etl/schema_drift.py):
 # `freeze` quarantines the record; `discard_value` loads it without the field, whose value is
 # kept nowhere. Either way the drift is recorded. The default keeps a feed that gained a field
@@ -44,6 +49,7 @@ class Settings:
         pseudonym_key: HMAC key for customer pseudonyms.
         environment: `development` or `production`.
         schema_contracts: each dataset's schema contract (FREEZE or DISCARD_VALUE).
+        timezone: the time zone of the landing zone's dates and hours.
     """
 
     database_url: str | None
@@ -54,6 +60,7 @@ class Settings:
     schema_contracts: Mapping[str, str] = field(
         default_factory=lambda: dict.fromkeys(DATASETS, DEFAULT_SCHEMA_CONTRACT)
     )
+    timezone: str = DEFAULT_TIMEZONE
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -77,6 +84,7 @@ class Settings:
             pseudonym_key=key.encode(),
             environment=environment,
             schema_contracts=schema_contracts(env),
+            timezone=env.get(TIMEZONE_VARIABLE) or DEFAULT_TIMEZONE,
         )
 
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import psycopg
 from psycopg.rows import dict_row
 
-from etl import schema_drift
+from etl import freshness, schema_drift
+from etl.settings import DEFAULT_TIMEZONE
 
 # The table whose rows a dataset's loads produce.
 DATASET_TABLES = {
@@ -70,16 +73,24 @@ def orphans(conn: psycopg.Connection) -> dict[str, int]:
     return {"unknown_customer": unknown_customer, "unknown_product": unknown_product}
 
 
-def status(conn: psycopg.Connection) -> dict[str, Any]:
+def status(
+    conn: psycopg.Connection,
+    raw_data_dir: Path,
+    timezone: str = DEFAULT_TIMEZONE,
+    now: datetime | None = None,
+) -> dict[str, Any]:
     """Per dataset: files and partitions loaded, rows stored, records read, loaded, duplicate and
-    quarantined by the loads now in effect, rows in quarantine, the last load's time, and the
-    fields the source sent that the schema does not know (etl/schema_drift.py)."""
+    quarantined by the loads now in effect, rows in quarantine, the last load's time, the
+    fields the source sent that the schema does not know (etl/schema_drift.py), and the newest
+    partition loaded and those overdue at `now` (default: the present) against the landing
+    zone `raw_data_dir` (etl/freshness.py)."""
     with conn.cursor(row_factory=dict_row) as cursor:
         totals = {row.pop("dataset"): row for row in cursor.execute(_LOAD_TOTALS)}
         failed = {row["dataset"]: row["files_failed"] for row in cursor.execute(_FAILED_FILES)}
     in_quarantine = dict(
         conn.execute("SELECT dataset, count(*) FROM ops.quarantine GROUP BY dataset").fetchall()
     )
+    fresh = freshness.freshness(conn, raw_data_dir, timezone, now or datetime.now(UTC))
     drifted: dict[str, list[dict[str, object]]] = {}
     for found in schema_drift.drift(conn):
         drifted.setdefault(found.dataset, []).append(found.as_json())
@@ -99,6 +110,9 @@ def status(conn: psycopg.Connection) -> dict[str, Any]:
         entry["files_failed"] = failed.get(dataset, 0)
         entry["rows_in_quarantine"] = in_quarantine.get(dataset, 0)
         entry["schema_drift"] = drifted.get(dataset, [])
+        if dataset in fresh:
+            entry["newest_partition"] = fresh[dataset].newest
+            entry["overdue"] = [overdue.as_json() for overdue in fresh[dataset].overdue]
         if dataset in DATASET_TABLES:
             table = DATASET_TABLES[dataset]
             entry["rows"] = conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]

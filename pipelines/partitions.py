@@ -17,10 +17,11 @@ from dagster import (
 )
 
 from etl.landing import LandingFile, Window
+from etl.settings import DEFAULT_TIMEZONE, TIMEZONE_VARIABLE
 
 # Fixed at load time: Dagster needs the partitions before any run. Both come from the
 # environment so that a deployment with a later landing zone or another zone needs no code.
-TIMEZONE = os.environ.get("WAREHOUSE_TIMEZONE") or "Europe/Zagreb"
+TIMEZONE = os.environ.get(TIMEZONE_VARIABLE) or DEFAULT_TIMEZONE
 START_DATE = date.fromisoformat(os.environ.get("WAREHOUSE_PARTITIONS_START") or "2020-01-01")
 
 # An hour's drop is complete once the hour is over: its partition exists from then on.
