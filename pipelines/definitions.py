@@ -5,6 +5,7 @@ from dagster import Definitions
 
 from pipelines.assets import ASSET_CHECKS, DATASET_ASSETS
 from pipelines.executor import warehouse_executor
+from pipelines.freshness import FRESHNESS_CHECKS, freshness_checks_sensor
 from pipelines.jobs import DATASET_JOBS
 from pipelines.resources import RESOURCES
 from pipelines.schedules import SCHEDULES
@@ -12,10 +13,10 @@ from pipelines.sensors import landing_zone_sensor
 
 defs = Definitions(
     assets=list(DATASET_ASSETS.values()),
-    asset_checks=ASSET_CHECKS,
+    asset_checks=[*ASSET_CHECKS, *FRESHNESS_CHECKS],
     jobs=list(DATASET_JOBS.values()),
     schedules=SCHEDULES,
-    sensors=[landing_zone_sensor],
+    sensors=[landing_zone_sensor, freshness_checks_sensor],
     resources=RESOURCES,
     executor=warehouse_executor(),
 )

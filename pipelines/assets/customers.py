@@ -1,5 +1,7 @@
 """Customers, one hourly partition per date=YYYY-MM-DD/hour=HH/customers.json.gz."""
 
+from collections.abc import Iterator
+
 from dagster import AssetExecutionContext, MaterializeResult, asset
 
 from pipelines.assets.dataset_checks import (
@@ -8,7 +10,14 @@ from pipelines.assets.dataset_checks import (
     quarantine_rate_check,
     schema_drift_check,
 )
-from pipelines.assets.loading import GROUP, KINDS, OWNERS, RETRY, materialize_partition
+from pipelines.assets.loading import (
+    GROUP,
+    KINDS,
+    OWNERS,
+    RETRY,
+    materialize_partition,
+    output_required,
+)
 from pipelines.partitions import HOURLY, HOURLY_BACKFILL
 from pipelines.resources import LandingZone, PseudonymKey, SchemaContract, WarehouseDatabase
 
@@ -24,6 +33,7 @@ BACKFILL = HOURLY_BACKFILL
     owners=OWNERS,
     kinds=KINDS,
     retry_policy=RETRY,
+    output_required=output_required(DATASET),
     tags={"dataset": DATASET},
 )
 def customers(
@@ -32,10 +42,10 @@ def customers(
     landing_zone: LandingZone,
     pseudonym_key: PseudonymKey,
     schema_contract: SchemaContract,
-) -> MaterializeResult:
+) -> Iterator[MaterializeResult]:
     """The hour's customer records: the newest version of each customer, its personal data in
     pii.customers and its pseudonymised analytics row in warehouse.customers."""
-    return materialize_partition(
+    yield from materialize_partition(
         context, DATASET, database, landing_zone, pseudonym_key, schema_contract
     )
 

@@ -1,6 +1,8 @@
 """GDPR erasure requests, one daily partition per date=YYYY-MM-DD/hour=00/erasure-requests.json
 (or .json.gz, or both), and the proof that nothing of an erased customer remains."""
 
+from collections.abc import Iterator
+
 from dagster import (
     AssetCheckResult,
     AssetExecutionContext,
@@ -17,7 +19,14 @@ from pipelines.assets.dataset_checks import (
     quarantine_rate_check,
     schema_drift_check,
 )
-from pipelines.assets.loading import GROUP, KINDS, OWNERS, RETRY, materialize_partition
+from pipelines.assets.loading import (
+    GROUP,
+    KINDS,
+    OWNERS,
+    RETRY,
+    materialize_partition,
+    output_required,
+)
 from pipelines.partitions import DAILY, DAILY_BACKFILL
 from pipelines.resources import (
     LandingZone,
@@ -41,6 +50,7 @@ _RESIDUE_SHOWN = 20
     owners=OWNERS,
     kinds=KINDS,
     retry_policy=RETRY,
+    output_required=output_required(DATASET),
     tags={"dataset": DATASET},
 )
 def erasure_requests(
@@ -49,11 +59,11 @@ def erasure_requests(
     landing_zone: LandingZone,
     pseudonym_key: PseudonymKey,
     schema_contract: SchemaContract,
-) -> MaterializeResult:
+) -> Iterator[MaterializeResult]:
     """The day's erasure requests, carried out: the customer's personal data removed everywhere,
     a tombstone in privacy.erased_customers that keeps later and replayed loads from bringing
     them back, and the outcome in privacy.erasure_log."""
-    return materialize_partition(
+    yield from materialize_partition(
         context, DATASET, database, landing_zone, pseudonym_key, schema_contract
     )
 

@@ -1,5 +1,7 @@
 """How every asset materialises a partition: load it through etl/, report its counts."""
 
+from collections.abc import Iterator
+
 from dagster import (
     AssetExecutionContext,
     Backoff,
@@ -9,6 +11,7 @@ from dagster import (
     RetryPolicy,
 )
 
+from etl.freshness import FEEDS
 from etl.partitions import load_partitions, totals
 from etl.runner import DatasetSummary
 from pipelines.partitions import landing_partition, run_window
@@ -38,9 +41,16 @@ def materialize_partition(
     landing_zone: LandingZone,
     pseudonym_key: PseudonymKey,
     schema_contract: SchemaContract,
-) -> MaterializeResult:
+) -> Iterator[MaterializeResult]:
     """Load the run's partition of `dataset`, or the range of partitions a backfill gave it,
     and report the counts of each partition as its materialisation's metadata.
+
+    A run of one partition of a dataset that sends a drop every partition (transactions,
+    products: etl/freshness.py) that finds none in the landing zone materialises nothing (its
+    asset's output is optional, see `output_required`): the catalog shows the partition
+    missing, and its freshness check late, until the drop lands and loads. A range (a backfill)
+    is materialised whole, all Dagster can do with one step: a partition without a file shows
+    zero files.
 
     Raises:
         Failure: a file failed to load (it is logged, and the rest loaded); the metadata gives
@@ -54,14 +64,25 @@ def materialize_partition(
             description=f"{len(summary.failures)} file(s) failed: " + "; ".join(summary.failures),
             metadata=_metadata(totals(summary, dataset)),
         )
+    keys = context.partition_keys
+    awaited = len(keys) == 1 and FEEDS[dataset].every_partition
+    if awaited and not totals(summary, dataset, *landing_partition(keys[0])).files:
+        context.log.info(f"{dataset} {keys[0]}: no drop in the landing zone yet: not materialised")
+        return
     # Each partition's own counts, even when a backfill loaded many in one step: the UI shows
     # per partition what its files brought (a partition with no file shows zero files).
-    for key in context.partition_keys:
+    for key in keys:
         day, hour = landing_partition(key)
         context.add_asset_metadata(
             _metadata(totals(summary, dataset, day, hour)), partition_key=key
         )
-    return MaterializeResult()
+    yield MaterializeResult()
+
+
+def output_required(dataset: str) -> bool:
+    """Whether every materialisation of the dataset's asset yields its output: not for datasets
+    whose partitions each await a drop (see materialize_partition)."""
+    return not FEEDS[dataset].every_partition
 
 
 def _metadata(counts: DatasetSummary) -> dict[str, MetadataValue]:

@@ -1,5 +1,7 @@
 """The product catalogue, one daily partition per date=YYYY-MM-DD/hour=00/products.json.gz."""
 
+from collections.abc import Iterator
+
 from dagster import AssetExecutionContext, MaterializeResult, asset
 
 from pipelines.assets.dataset_checks import (
@@ -7,7 +9,14 @@ from pipelines.assets.dataset_checks import (
     quarantine_rate_check,
     schema_drift_check,
 )
-from pipelines.assets.loading import GROUP, KINDS, OWNERS, RETRY, materialize_partition
+from pipelines.assets.loading import (
+    GROUP,
+    KINDS,
+    OWNERS,
+    RETRY,
+    materialize_partition,
+    output_required,
+)
 from pipelines.partitions import DAILY, DAILY_BACKFILL
 from pipelines.resources import LandingZone, PseudonymKey, SchemaContract, WarehouseDatabase
 
@@ -23,6 +32,7 @@ BACKFILL = DAILY_BACKFILL
     owners=OWNERS,
     kinds=KINDS,
     retry_policy=RETRY,
+    output_required=output_required(DATASET),
     tags={"dataset": DATASET},
 )
 def products(
@@ -31,10 +41,10 @@ def products(
     landing_zone: LandingZone,
     pseudonym_key: PseudonymKey,
     schema_contract: SchemaContract,
-) -> MaterializeResult:
+) -> Iterator[MaterializeResult]:
     """The day's catalogue: every product's price that day in warehouse.product_catalogue, and
     warehouse.products as of the newest catalogue."""
-    return materialize_partition(
+    yield from materialize_partition(
         context, DATASET, database, landing_zone, pseudonym_key, schema_contract
     )
 

@@ -1,6 +1,8 @@
 """Transactions with their items, one hourly partition per
 date=YYYY-MM-DD/hour=HH/transactions.json.gz, and the checks of their totals and orphans."""
 
+from collections.abc import Iterator
+
 from dagster import (
     AssetCheckExecutionContext,
     AssetCheckResult,
@@ -20,7 +22,14 @@ from pipelines.assets.dataset_checks import (
     quarantine_rate_check,
     schema_drift_check,
 )
-from pipelines.assets.loading import GROUP, KINDS, OWNERS, RETRY, materialize_partition
+from pipelines.assets.loading import (
+    GROUP,
+    KINDS,
+    OWNERS,
+    RETRY,
+    materialize_partition,
+    output_required,
+)
 from pipelines.assets.products import products
 from pipelines.partitions import HOURLY, HOURLY_BACKFILL, partition_scope, run_window
 from pipelines.resources import (
@@ -45,6 +54,7 @@ BACKFILL = HOURLY_BACKFILL
     owners=OWNERS,
     kinds=KINDS,
     retry_policy=RETRY,
+    output_required=output_required(DATASET),
     tags={"dataset": DATASET},
 )
 def transactions(
@@ -53,10 +63,10 @@ def transactions(
     landing_zone: LandingZone,
     pseudonym_key: PseudonymKey,
     schema_contract: SchemaContract,
-) -> MaterializeResult:
+) -> Iterator[MaterializeResult]:
     """The hour's transactions: warehouse.transactions, one warehouse.transaction_items row per
     purchased line, delivery addresses apart in pii.delivery_addresses."""
-    return materialize_partition(
+    yield from materialize_partition(
         context, DATASET, database, landing_zone, pseudonym_key, schema_contract
     )
 

@@ -205,13 +205,15 @@ def test_a_file_that_fails_fails_the_partition_with_its_counts(
     context = build_asset_context(partition_key="2020-01-01-05:00")
 
     with pytest.raises(Failure) as failure:
-        materialize_partition(
-            context,
-            "customers",
-            test_resources["database"],
-            test_resources["landing_zone"],
-            test_resources["pseudonym_key"],
-            test_resources["schema_contract"],
+        next(
+            materialize_partition(
+                context,
+                "customers",
+                test_resources["database"],
+                test_resources["landing_zone"],
+                test_resources["pseudonym_key"],
+                test_resources["schema_contract"],
+            )
         )
 
     assert "date=2020-01-01/hour=05/customers.json.gz" in failure.value.description

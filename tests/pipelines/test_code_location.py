@@ -114,4 +114,5 @@ def test_the_webserver_lists_every_job_of_the_grpc_code_location(webserver):
         s["name"]: (s["cronSchedule"], s["executionTimezone"]) for s in repository["schedules"]
     }
     assert schedules["erasure_requests_daily"] == ("0 1 * * *", "Europe/Zagreb")
-    assert [sensor["name"] for sensor in repository["sensors"]] == ["landing_zone_sensor"]
+    sensors = {sensor["name"] for sensor in repository["sensors"]}
+    assert sensors == {"landing_zone_sensor", "freshness_checks_sensor"}

@@ -58,6 +58,14 @@ def test_the_landing_zone_sensor_launches_every_job_and_starts_off():
     assert sensor.default_status == DefaultSensorStatus.STOPPED
 
 
+def test_the_freshness_sensor_evaluates_every_assets_freshness_check_and_starts_off():
+    sensor = defs.resolve_sensor_def("freshness_checks_sensor")
+    assert sensor.default_status == DefaultSensorStatus.STOPPED
+    checked = {key.asset_key.to_user_string() for key in sensor.asset_selection.resolve_checks(
+        defs.resolve_asset_graph())}  # fmt: skip
+    assert checked == {"products", "customers", "transactions", "erasure_requests"}
+
+
 def test_assets_are_partitioned_like_the_landing_zone():
     graph = defs.resolve_asset_graph()
     kinds = {}
