@@ -4,6 +4,7 @@ from collections.abc import Iterator
 
 from dagster import AssetExecutionContext, MaterializeResult, asset
 
+from pipelines.assets import tables
 from pipelines.assets.dataset_checks import (
     accounted_for_check,
     no_direct_identifiers_check,
@@ -34,6 +35,7 @@ BACKFILL = HOURLY_BACKFILL
     kinds=KINDS,
     retry_policy=RETRY,
     output_required=output_required(DATASET),
+    metadata=tables.definition_metadata(DATASET),
     tags={"dataset": DATASET},
 )
 def customers(

@@ -14,6 +14,7 @@ from dagster import (
 
 from etl import quality
 from etl.erasure_proof import find_residue
+from pipelines.assets import tables
 from pipelines.assets.dataset_checks import (
     accounted_for_check,
     quarantine_rate_check,
@@ -51,6 +52,7 @@ _RESIDUE_SHOWN = 20
     kinds=KINDS,
     retry_policy=RETRY,
     output_required=output_required(DATASET),
+    metadata=tables.definition_metadata(DATASET),
     tags={"dataset": DATASET},
 )
 def erasure_requests(

@@ -14,6 +14,7 @@ from dagster import (
 from etl.freshness import FEEDS
 from etl.partitions import load_partitions, totals
 from etl.runner import DatasetSummary
+from pipelines.assets import tables
 from pipelines.partitions import landing_partition, run_window
 from pipelines.resources import (
     LandingZone,
@@ -43,7 +44,8 @@ def materialize_partition(
     schema_contract: SchemaContract,
 ) -> Iterator[MaterializeResult]:
     """Load the run's partition of `dataset`, or the range of partitions a backfill gave it,
-    and report the counts of each partition as its materialisation's metadata.
+    and report the counts of each partition as its materialisation's metadata, with the
+    table's columns and the partition's rows in it (pipelines/assets/tables.py).
 
     A run of one partition of a dataset that sends a drop every partition (transactions,
     products: etl/freshness.py) that finds none in the landing zone materialises nothing (its
@@ -69,14 +71,17 @@ def materialize_partition(
     if awaited and not totals(summary, dataset, *landing_partition(keys[0])).files:
         context.log.info(f"{dataset} {keys[0]}: no drop in the landing zone yet: not materialised")
         return
+    with database.connection() as conn:
+        columns = tables.column_schema(conn, dataset)
+        rows = tables.row_counts(conn, dataset, keys)
     # Each partition's own counts, even when a backfill loaded many in one step: the UI shows
     # per partition what its files brought (a partition with no file shows zero files).
     for key in keys:
         day, hour = landing_partition(key)
         context.add_asset_metadata(
-            _metadata(totals(summary, dataset, day, hour)), partition_key=key
+            {**_metadata(totals(summary, dataset, day, hour)), **rows[key]}, partition_key=key
         )
-    yield MaterializeResult()
+    yield MaterializeResult(metadata=columns)
 
 
 def output_required(dataset: str) -> bool:

@@ -4,6 +4,7 @@ from collections.abc import Iterator
 
 from dagster import AssetExecutionContext, MaterializeResult, asset
 
+from pipelines.assets import tables
 from pipelines.assets.dataset_checks import (
     accounted_for_check,
     quarantine_rate_check,
@@ -33,6 +34,7 @@ BACKFILL = DAILY_BACKFILL
     kinds=KINDS,
     retry_policy=RETRY,
     output_required=output_required(DATASET),
+    metadata=tables.definition_metadata(DATASET),
     tags={"dataset": DATASET},
 )
 def products(

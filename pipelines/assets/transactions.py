@@ -15,6 +15,7 @@ from dagster import (
 )
 
 from etl import quality
+from pipelines.assets import tables
 from pipelines.assets.customers import customers
 from pipelines.assets.dataset_checks import (
     accounted_for_check,
@@ -55,6 +56,7 @@ BACKFILL = HOURLY_BACKFILL
     kinds=KINDS,
     retry_policy=RETRY,
     output_required=output_required(DATASET),
+    metadata=tables.definition_metadata(DATASET),
     tags={"dataset": DATASET},
 )
 def transactions(

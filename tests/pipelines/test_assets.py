@@ -50,6 +50,14 @@ def test_a_partition_loads_its_files_only_and_reports_their_counts(
 
     assert result.success
     metadata = _metadata(result, "transactions")
+    schema = metadata.pop("dagster/column_schema")
+    assert [column.name for column in schema.columns][:3] == [
+        "transaction_id",
+        "customer_key",
+        "transaction_time",
+    ]
+    assert schema.columns[0].type == "uuid" and not schema.columns[0].constraints.nullable
+    assert schema.columns[0].description == "The source's transaction id."
     read, loaded, duplicate, quarantined, erased, orphans = _logged(
         conn, "date=2020-01-01/hour=06/transactions.json.gz"
     )
@@ -66,6 +74,7 @@ def test_a_partition_loads_its_files_only_and_reports_their_counts(
         "records_erased": erased,
         "records_scrubbed": 0,
         "orphans": orphans,
+        "dagster/row_count": 2,
     }
     assert (read, loaded, orphans) == (2, 2, 2)  # neither customer nor products loaded yet
     stored = {
@@ -95,15 +104,18 @@ def test_a_range_of_partitions_loads_in_one_run_and_each_partition_shows_its_own
     }
     assert sorted(materialized) == [f"2020-01-01-0{hour}:00" for hour in range(4, 8)]
     counts = {
-        key: (m["files"], m["records_read"], m["records_loaded"], m["records_duplicate"])
+        key: (m["files"], m["records_read"], m["records_loaded"], m["records_duplicate"],
+              m["dagster/row_count"])
         for key, m in materialized.items()
-    }
+    }  # fmt: skip
     assert counts == {
-        "2020-01-01-04:00": (0, 0, 0, 0),
-        "2020-01-01-05:00": (1, 2, 2, 0),
-        "2020-01-01-06:00": (1, 2, 1, 1),  # T1 again, from its earlier place in hour 05
-        "2020-01-01-07:00": (0, 0, 0, 0),
+        "2020-01-01-04:00": (0, 0, 0, 0, 0),
+        "2020-01-01-05:00": (1, 2, 2, 0, 2),
+        "2020-01-01-06:00": (1, 2, 1, 1, 1),  # T1 again, from its earlier place in hour 05
+        "2020-01-01-07:00": (0, 0, 0, 0, 0),
     }
+    # the table's columns on every partition's materialisation
+    assert {len(m["dagster/column_schema"].columns) for m in materialized.values()} == {9}
     stored = {
         row[0] for row in conn.execute("SELECT transaction_id::text FROM warehouse.transactions")
     }
