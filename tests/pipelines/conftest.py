@@ -1,20 +1,30 @@
-"""Fixtures of the orchestration tests: a small two-day landing zone, resources, runs in-process.
+"""Fixtures of the orchestration tests: a small two-day landing zone, resources, runs in-process,
+and a real webserver serving the code location.
 
 The landing zone has every dataset in several partitions: a transaction repeated across hours,
 a customer updated in a later hour, and an erasure request (customer 2) followed by that
 customer's record sent again and a new transaction of theirs.
 """
 
-from collections.abc import Iterable
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
+import yaml
 from dagster import AssetChecksDefinition, AssetSelection, ExecuteInProcessResult, materialize
 from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_END_TAG,
     ASSET_PARTITION_RANGE_START_TAG,
 )
 
+from etl.settings import PROJECT_DIR
 from pipelines.assets import ASSET_CHECKS, DATASET_ASSETS
 from pipelines.resources import (
     LandingZone,
@@ -187,3 +197,84 @@ def run_checks(
         (evaluation.asset_key.to_user_string(), evaluation.check_name): evaluation
         for evaluation in result.get_asset_check_evaluations()
     }
+
+
+BIN = Path(sys.executable).parent
+STARTUP_SECONDS = 90
+_LOADED = "{ repositoriesOrError { ... on RepositoryConnection { nodes { name } } } }"
+
+
+@dataclass(frozen=True)
+class Webserver:
+    """A running webserver: its URL, and the DAGSTER_HOME of the instance it shows."""
+
+    url: str
+    home: Path
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _start(command: list[str], home: Path, log: Path) -> subprocess.Popen:
+    env = {**os.environ, "DAGSTER_HOME": str(home)}
+    with log.open("wb") as output:
+        return subprocess.Popen(command, cwd=PROJECT_DIR, env=env, stdout=output, stderr=output)
+
+
+def _stop(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def _wait_for_code_location(url: str) -> None:
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while True:
+        try:
+            answer = httpx.post(f"{url}/graphql", json={"query": _LOADED}, timeout=10).json()
+            if answer["data"]["repositoriesOrError"].get("nodes"):
+                return
+        except (httpx.HTTPError, KeyError, TypeError, ValueError):
+            answer = None
+        if time.monotonic() > deadline:
+            pytest.fail(f"no code location in the webserver after {STARTUP_SECONDS}s: {answer}")
+        time.sleep(1)
+
+
+@pytest.fixture
+def webserver(tmp_path: Path) -> Iterator[Webserver]:
+    """A webserver whose workspace is the repo's, pointed at a local gRPC server of the code
+    location, once it has loaded it; its instance (SQLite) is in a DAGSTER_HOME of its own."""
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    grpc_port, web_port = _free_port(), _free_port()
+    workspace = yaml.safe_load((PROJECT_DIR / "workspace.yaml").read_text())
+    [entry] = workspace["load_from"]
+    entry["grpc_server"].update(host="127.0.0.1", port=grpc_port)
+    (tmp_path / "workspace.yaml").write_text(yaml.safe_dump(workspace))
+
+    grpc = _start(
+        [str(BIN / "dagster"), "api", "grpc", "-m", "pipelines.definitions",
+         "-h", "127.0.0.1", "-p", str(grpc_port)],
+        home,
+        tmp_path / "grpc.log",
+    )  # fmt: skip
+    web = _start(
+        [str(BIN / "dagster-webserver"), "-w", str(tmp_path / "workspace.yaml"),
+         "-h", "127.0.0.1", "-p", str(web_port)],
+        home,
+        tmp_path / "webserver.log",
+    )  # fmt: skip
+    try:
+        url = f"http://127.0.0.1:{web_port}"
+        _wait_for_code_location(url)
+        yield Webserver(url, home)
+    finally:
+        _stop(web)
+        _stop(grpc)
