@@ -22,14 +22,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from dagster import HourlyPartitionsDefinition, PartitionKeyRange
-
-from bench.dagster_dev import BIN, DagsterDev
 from bench.inputs import prepare
 from bench.server import Server
 from etl import landing
 from etl.settings import PROJECT_DIR
 from tests.conftest import table_checksums
+from tests.dagster_dev import BIN, DagsterDev, hourly_keys
 
 RESULTS_DIR = PROJECT_DIR / "bench" / "results"
 KEY = "benchmark-pseudonym-key-not-a-secret-at-all"
@@ -70,7 +68,7 @@ def measure(server: Server, raw: Path, work: Path, repeats: int = 2) -> dict[str
     backfills loads the files; the later ones find them unchanged, as any backfill of
     partitions loaded before does."""
     files = landing.discover(raw, (DATASET,))
-    keys = hourly_keys(files)
+    keys = hourly_keys(files[0].partition_date, files[-1].partition_date, TIMEZONE)
     results: dict[str, Any] = {
         "server": server.describe(),
         "landing_zone": str(raw),
@@ -84,7 +82,7 @@ def measure(server: Server, raw: Path, work: Path, repeats: int = 2) -> dict[str
         results["cli_seconds"] = cli(cli_url, raw, work)
         environ = _environ(dagster_url, raw, files)
         with DagsterDev(
-            work / "dagster", ["pipelines.definitions", "bench.noop_definitions"], environ
+            work / "dagster", ["pipelines.definitions", "tests.dagster_floor"], environ
         ) as dagster:
             floors, projects = [dagster.backfill(FLOOR_ASSET, keys)], []
             for _ in range(repeats):
@@ -111,15 +109,6 @@ def measure(server: Server, raw: Path, work: Path, repeats: int = 2) -> dict[str
 def _mean(values) -> float:
     values = list(values)
     return sum(values) / len(values)
-
-
-def hourly_keys(files: list[landing.LandingFile]) -> list[str]:
-    """Every hourly partition key from the first file's day to the last's, in TIMEZONE."""
-    first, last = files[0].partition_date, files[-1].partition_date
-    partitions = HourlyPartitionsDefinition(f"{first.isoformat()}-00:00", timezone=TIMEZONE)
-    return partitions.get_partition_keys_in_range(
-        PartitionKeyRange(f"{first.isoformat()}-00:00", f"{last.isoformat()}-23:00")
-    )
 
 
 def cli(url: str, raw: Path, work: Path) -> float:

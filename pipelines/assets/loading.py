@@ -1,18 +1,36 @@
-"""How every asset materialises a partition: load it through etl/, report its counts."""
+"""How every dataset's asset is made: a step that loads the run's partitions through etl/,
+reports each partition's counts, and evaluates the asset's checks."""
+
+from collections.abc import Iterator, Sequence
 
 from dagster import (
+    AssetCheckResult,
+    AssetCheckSpec,
     AssetExecutionContext,
+    AssetsDefinition,
+    AssetSpec,
+    BackfillPolicy,
     Backoff,
     Failure,
     MaterializeResult,
     MetadataValue,
     RetryPolicy,
+    TimeWindowPartitionsDefinition,
+    multi_asset,
 )
 
 from etl.partitions import load_partitions, totals
 from etl.runner import DatasetSummary
-from pipelines.partitions import landing_partition, run_window
-from pipelines.resources import LandingZone, PseudonymKey, WarehouseDatabase, warehouse_settings
+from etl.settings import Settings
+from pipelines.assets.dataset_checks import Check, CheckScope
+from pipelines.partitions import landing_partition, partition_scope, run_window
+from pipelines.resources import (
+    LandingZone,
+    PseudonymKey,
+    QualityThresholds,
+    WarehouseDatabase,
+    warehouse_settings,
+)
 
 GROUP = "warehouse"
 OWNERS = ["team:data-engineering"]
@@ -25,21 +43,87 @@ _FILE_STATUSES = ("loaded", "unchanged", "rejected", "failed")
 _RECORD_COUNTS = ("read", "loaded", "duplicate", "quarantined", "erased", "scrubbed")
 
 
-def materialize_partition(
-    context: AssetExecutionContext,
+def dataset_asset(
+    name: str,
     dataset: str,
-    database: WarehouseDatabase,
-    landing_zone: LandingZone,
-    pseudonym_key: PseudonymKey,
+    partitions_def: TimeWindowPartitionsDefinition,
+    backfill_policy: BackfillPolicy,
+    checks: Sequence[Check],
+    description: str,
+    deps: Sequence[str] = (),
+) -> AssetsDefinition:
+    """The asset `name` of the landing zone's `dataset`, with its checks.
+
+    Its step materialises the run's partitions (or the range a backfill gives it) and then
+    evaluates the checks selected with it, on what it just loaded; the checks can also be run
+    alone, without a partition, on everything (the asset can be subset).
+    """
+    by_name = {check.name: check for check in checks}
+
+    @multi_asset(
+        name=name,
+        specs=[
+            AssetSpec(
+                name,
+                partitions_def=partitions_def,
+                # Lineage only: a transaction loads before its customer or products do.
+                deps=deps,
+                group_name=GROUP,
+                owners=OWNERS,
+                kinds=KINDS,
+                tags={"dataset": dataset},
+                description=description,
+            )
+        ],
+        check_specs=[
+            AssetCheckSpec(check.name, asset=name, description=check.description)
+            for check in checks
+        ],
+        can_subset=True,
+        backfill_policy=backfill_policy,
+        retry_policy=RETRY,
+    )
+    def materialize(
+        context: AssetExecutionContext,
+        database: WarehouseDatabase,
+        landing_zone: LandingZone,
+        pseudonym_key: PseudonymKey,
+        quality_thresholds: QualityThresholds,
+    ) -> Iterator[MaterializeResult | AssetCheckResult]:
+        settings = warehouse_settings(database, landing_zone, pseudonym_key)
+        if context.selected_asset_keys:
+            yield materialize_partitions(context, dataset, settings)
+        selected = sorted(key.name for key in context.selected_asset_check_keys)
+        if not selected:
+            return
+        with database.connection() as conn:
+            scope = CheckScope(
+                conn, dataset, run_window(context), partition_scope(context),
+                quality_thresholds, settings,
+            )  # fmt: skip
+            for check_name in selected:
+                evaluation = by_name[check_name].evaluate(scope)
+                yield AssetCheckResult(
+                    asset_key=name,
+                    check_name=check_name,
+                    passed=evaluation.passed,
+                    severity=evaluation.severity,
+                    metadata=evaluation.metadata,
+                )
+
+    return materialize
+
+
+def materialize_partitions(
+    context: AssetExecutionContext, dataset: str, settings: Settings
 ) -> MaterializeResult:
     """Load the run's partition of `dataset`, or the range of partitions a backfill gave it,
-    and report the counts of each partition as its materialisation's metadata.
+    and give each partition's materialisation that partition's counts as metadata.
 
     Raises:
         Failure: a file failed to load (it is logged, and the rest loaded); the metadata gives
             the counts of the whole range.
     """
-    settings = warehouse_settings(database, landing_zone, pseudonym_key)
     summary = load_partitions(settings, dataset, run_window(context))
     context.log.info(summary.render())
     if summary.failures:

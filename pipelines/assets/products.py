@@ -1,35 +1,17 @@
 """The product catalogue, one daily partition per date=YYYY-MM-DD/hour=00/products.json.gz."""
 
-from dagster import AssetExecutionContext, MaterializeResult, asset
-
-from pipelines.assets.dataset_checks import accounted_for_check, quarantine_rate_check
-from pipelines.assets.loading import GROUP, KINDS, OWNERS, RETRY, materialize_partition
+from pipelines.assets.dataset_checks import ACCOUNTED_FOR, QUARANTINE_RATE
+from pipelines.assets.loading import dataset_asset
 from pipelines.partitions import DAILY, DAILY_BACKFILL
-from pipelines.resources import LandingZone, PseudonymKey, WarehouseDatabase
 
 DATASET = "products"
-PARTITIONS = DAILY
-BACKFILL = DAILY_BACKFILL
 
-
-@asset(
-    partitions_def=PARTITIONS,
-    backfill_policy=BACKFILL,
-    group_name=GROUP,
-    owners=OWNERS,
-    kinds=KINDS,
-    retry_policy=RETRY,
-    tags={"dataset": DATASET},
+products = dataset_asset(
+    "products",
+    DATASET,
+    DAILY,
+    DAILY_BACKFILL,
+    checks=[QUARANTINE_RATE, ACCOUNTED_FOR],
+    description="The day's catalogue: every product's price that day in "
+    "warehouse.product_catalogue, and warehouse.products as of the newest catalogue.",
 )
-def products(
-    context: AssetExecutionContext,
-    database: WarehouseDatabase,
-    landing_zone: LandingZone,
-    pseudonym_key: PseudonymKey,
-) -> MaterializeResult:
-    """The day's catalogue: every product's price that day in warehouse.product_catalogue, and
-    warehouse.products as of the newest catalogue."""
-    return materialize_partition(context, DATASET, database, landing_zone, pseudonym_key)
-
-
-CHECKS = [quarantine_rate_check(products, DATASET), accounted_for_check(products, DATASET)]

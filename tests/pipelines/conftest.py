@@ -9,13 +9,13 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
-from dagster import AssetChecksDefinition, AssetSelection, ExecuteInProcessResult, materialize
+from dagster import AssetCheckKey, AssetSelection, ExecuteInProcessResult, materialize
 from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_END_TAG,
     ASSET_PARTITION_RANGE_START_TAG,
 )
 
-from pipelines.assets import ASSET_CHECKS, DATASET_ASSETS
+from pipelines.assets import DATASET_ASSETS
 from pipelines.resources import LandingZone, PseudonymKey, QualityThresholds, WarehouseDatabase
 from tests import landing_zone as lz
 from tests.conftest import TEST_KEY, load
@@ -132,23 +132,25 @@ def loaded(database_url: str, landing: Path, tmp_path: Path) -> dict[str, object
 
 
 ASSETS = {asset.key.to_user_string(): asset for asset in DATASET_ASSETS.values()}
+# Every asset check, by its key.
+ASSET_CHECKS = [key for asset in ASSETS.values() for key in asset.check_keys]
 
 
-def checks_of(asset_key: str) -> list[AssetChecksDefinition]:
-    return [
-        check
-        for check in ASSET_CHECKS
-        if any(key.asset_key == ASSETS[asset_key].key for key in check.check_keys)
-    ]
+def checks_of(asset_key: str) -> list[AssetCheckKey]:
+    return sorted(ASSETS[asset_key].check_keys, key=lambda key: key.name)
 
 
 def run_partition(
     asset_key: str, partition_key: str, resources: dict[str, object], with_checks: bool = False
 ) -> ExecuteInProcessResult:
-    """Materialise one partition of one asset in-process (and run its checks after it)."""
-    checks = checks_of(asset_key) if with_checks else []
+    """Materialise one partition of one asset in-process (and evaluate its checks after it, in
+    its step)."""
+    selection = AssetSelection.assets(ASSETS[asset_key])
     return materialize(
-        [ASSETS[asset_key], *checks], resources=resources, partition_key=partition_key
+        [ASSETS[asset_key]],
+        resources=resources,
+        partition_key=partition_key,
+        selection=selection if with_checks else selection.without_checks(),
     )
 
 
@@ -158,19 +160,18 @@ def run_range(
     """Materialise a range of partitions of one asset in one run, as a backfill with the
     assets' backfill policy does (and run its checks after it)."""
     return materialize(
-        [ASSETS[asset_key], *checks_of(asset_key)],
+        [ASSETS[asset_key]],
         resources=resources,
         tags={ASSET_PARTITION_RANGE_START_TAG: first, ASSET_PARTITION_RANGE_END_TAG: last},
     )
 
 
 def run_checks(
-    checks: Iterable[AssetChecksDefinition], resources: dict[str, object]
+    checks: Iterable[AssetCheckKey], resources: dict[str, object]
 ) -> dict[tuple[str, str], object]:
     """Run asset checks alone (outside any partition); their evaluations by (asset, check)."""
-    checks = list(checks)
     result = materialize(
-        [*ASSETS.values(), *checks], resources=resources, selection=AssetSelection.checks(*checks)
+        list(ASSETS.values()), resources=resources, selection=AssetSelection.checks(*checks)
     )
     return {
         (evaluation.asset_key.to_user_string(), evaluation.check_name): evaluation

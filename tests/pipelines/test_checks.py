@@ -6,10 +6,16 @@ import pytest
 from dagster import AssetCheckSeverity
 
 from etl.pseudonym import customer_key
-from pipelines.assets import ASSET_CHECKS
 from tests import landing_zone as lz
 from tests.conftest import TEST_KEY, load
-from tests.pipelines.conftest import ERASED_ID, T1, checks_of, run_checks, run_partition
+from tests.pipelines.conftest import (
+    ASSET_CHECKS,
+    ERASED_ID,
+    T1,
+    checks_of,
+    run_checks,
+    run_partition,
+)
 
 
 def test_every_check_passes_on_clean_data(loaded):

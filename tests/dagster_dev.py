@@ -1,7 +1,8 @@
 """`dagster dev` on this machine, driven the way its UI drives it: backfills launched with the
 webserver's GraphQL `launchPartitionBackfill`, followed until the daemon says they finished.
 
-Used by bench/dagster_backfill.py and tests/pipelines/test_backfill.py.
+Used by bench/dagster_backfill.py and tests/pipelines/test_backfill.py; tests/dagster_floor.py
+is the code location of Dagster's floor.
 """
 
 from __future__ import annotations
@@ -15,9 +16,11 @@ import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import httpx
+from dagster import HourlyPartitionsDefinition, PartitionKeyRange
 
 from etl.settings import PROJECT_DIR
 
@@ -88,7 +91,7 @@ class DagsterDev:
             **os.environ,
             **environ,
             "DAGSTER_HOME": str(self.home),
-            # bench/ is not an installed package: the code servers find it from the project
+            # tests/ is not an installed package: the code servers find it from the project
             "PYTHONPATH": os.pathsep.join(
                 filter(None, [str(PROJECT_DIR), os.environ.get("PYTHONPATH")])
             ),
@@ -196,6 +199,15 @@ class DagsterDev:
                     f"backfill {backfill_id} not finished after {timeout} s: {found}"
                 )
             time.sleep(0.25)
+
+
+def hourly_keys(first: date, last: date, timezone: str) -> list[str]:
+    """Every hourly partition key of the days first..last, in `timezone` (a day the clocks
+    change has 23 or 25)."""
+    partitions = HourlyPartitionsDefinition(f"{first.isoformat()}-00:00", timezone=timezone)
+    return partitions.get_partition_keys_in_range(
+        PartitionKeyRange(f"{first.isoformat()}-00:00", f"{last.isoformat()}-23:00")
+    )
 
 
 def _free_port() -> int:
