@@ -76,12 +76,20 @@ class Backfill:
 
 
 class DagsterDev:
-    """`dagster dev -m <module> ...` in `root` (its DAGSTER_HOME and log), with `environ` added
-    to this process's environment; stopped, with everything it started, on exit."""
+    """`dagster dev -m <module> ...` in `root` (its log, and its DAGSTER_HOME unless `home` is
+    given), with `environ` added to this process's environment; stopped, with everything it
+    started, on exit."""
 
-    def __init__(self, root: Path, modules: Sequence[str], environ: Mapping[str, str]) -> None:
+    def __init__(
+        self,
+        root: Path,
+        modules: Sequence[str],
+        environ: Mapping[str, str],
+        home: Path | None = None,
+    ) -> None:
         self.root = root
-        self.home = root / "dagster_home"
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.home = home or root / "dagster_home"
         self.home.mkdir(parents=True, exist_ok=True)
         self.modules = list(modules)
         self.port = _free_port()
