@@ -1,9 +1,17 @@
-"""Migrations: applied once each, in order, recorded; a changed script is refused."""
+"""Migrations: numbered scripts applied once each, in order, recorded, a changed one refused;
+definitions applied again whenever they change; the baseline of scripts that shed their
+definitions accepted."""
+
+import hashlib
 
 import psycopg
 import pytest
 
-from etl.migrations import MigrationError, available, migrate
+from etl.migrations import MigrationError, available, definitions, migrate
+
+
+def _sha256(text):
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def test_second_run_applies_nothing(new_database):
@@ -12,9 +20,13 @@ def test_second_run_applies_nothing(new_database):
         first = migrate(conn)
         second = migrate(conn)
         recorded = [row[0] for row in conn.execute("SELECT name FROM ops.schema_migrations")]
-    assert first == [m.name for m in available()] == sorted(first)
+        defined = [row[0] for row in conn.execute("SELECT name FROM ops.schema_definitions")]
+    names = [m.name for m in available()]
+    assert first == names + [f"definitions/{d.name}" for d in definitions()]
+    assert names == sorted(names)
     assert second == []
-    assert recorded == first
+    assert recorded == names
+    assert sorted(defined) == [d.name for d in definitions()]
 
 
 def test_new_script_is_applied_and_changed_one_refused(new_database, tmp_path):
@@ -42,3 +54,138 @@ def test_a_failing_script_leaves_nothing_behind(new_database, tmp_path):
             "SELECT count(*) FROM information_schema.schemata WHERE schema_name = 'extra'"
         ).fetchone()
     assert schemas == (0,)
+
+
+def _views(conn):
+    return conn.execute(
+        "SELECT table_name, view_definition FROM information_schema.views"
+        " WHERE table_schema = 'extra' ORDER BY 1"
+    ).fetchall()
+
+
+def test_definitions_apply_in_order_and_again_when_they_change(new_database, tmp_path):
+    url = new_database()
+    (tmp_path / "001_table.sql").write_text("CREATE SCHEMA extra; CREATE TABLE extra.t (x int);")
+    defined = tmp_path / "definitions"
+    defined.mkdir()
+    # the second depends on the first: they apply in the order of their numbers
+    (defined / "020_extra.doubled.sql").write_text(
+        "CREATE OR REPLACE VIEW extra.doubled AS SELECT x * 2 AS x FROM extra.t;"
+    )
+    (defined / "030_extra.quadrupled.sql").write_text(
+        "CREATE OR REPLACE VIEW extra.quadrupled AS SELECT x * 2 AS x FROM extra.doubled;"
+    )
+    with psycopg.connect(url) as conn:
+        assert migrate(conn, tmp_path) == [
+            "001_table.sql",
+            "definitions/020_extra.doubled.sql",
+            "definitions/030_extra.quadrupled.sql",
+        ]
+        assert migrate(conn, tmp_path) == []
+        # Changed: applied again, alone.
+        (defined / "030_extra.quadrupled.sql").write_text(
+            "CREATE OR REPLACE VIEW extra.quadrupled AS SELECT x + x AS x FROM extra.doubled;"
+        )
+        assert migrate(conn, tmp_path) == ["definitions/030_extra.quadrupled.sql"]
+        assert "(x + x)" in dict(_views(conn))["quadrupled"]
+        recorded = dict(conn.execute("SELECT name, checksum FROM ops.schema_definitions"))
+        assert recorded["030_extra.quadrupled.sql"] == _sha256(
+            (defined / "030_extra.quadrupled.sql").read_text()
+        )
+        assert migrate(conn, tmp_path) == []
+        # A numbered script may drop what a definition defines (a table it replaces takes its
+        # triggers along): after a numbered script, every definition applies again.
+        (tmp_path / "002_replace.sql").write_text(
+            "DROP VIEW extra.quadrupled, extra.doubled; ALTER TABLE extra.t ADD COLUMN y int;"
+        )
+        assert migrate(conn, tmp_path) == [
+            "002_replace.sql",
+            "definitions/020_extra.doubled.sql",
+            "definitions/030_extra.quadrupled.sql",
+        ]
+        assert [name for name, _ in _views(conn)] == ["doubled", "quadrupled"]
+        # A definition taken away is forgotten (a numbered script drops what it made).
+        (defined / "030_extra.quadrupled.sql").unlink()
+        assert migrate(conn, tmp_path) == []
+        assert conn.execute("SELECT name FROM ops.schema_definitions").fetchall() == [
+            ("020_extra.doubled.sql",)
+        ]
+
+
+def test_a_failing_definition_leaves_nothing_behind(new_database, tmp_path):
+    url = new_database()
+    (tmp_path / "001_table.sql").write_text("CREATE SCHEMA extra; CREATE TABLE extra.t (x int);")
+    (tmp_path / "definitions").mkdir()
+    (tmp_path / "definitions" / "010_extra.broken.sql").write_text(
+        "CREATE VIEW extra.broken AS SELECT no_such_column FROM extra.t;"
+    )
+    with psycopg.connect(url) as conn:
+        with pytest.raises(psycopg.errors.UndefinedColumn):
+            migrate(conn, tmp_path)
+        conn.rollback()
+        assert conn.execute("SELECT to_regclass('extra.t')").fetchone() == (None,)
+
+
+@pytest.mark.parametrize(
+    "names",
+    [("010_extra.a.sql", "010_extra.b.sql"), ("010_no_schema.sql",)],
+    ids=["a number twice", "no schema in the name"],
+)
+def test_definitions_must_be_numbered_and_named_after_their_object(tmp_path, names):
+    (tmp_path / "definitions").mkdir()
+    for name in names:
+        (tmp_path / "definitions" / name).write_text("SELECT 1;")
+    with pytest.raises(MigrationError):
+        definitions(tmp_path)
+
+
+def test_a_script_applied_as_the_baseline_has_it_is_accepted(new_database, tmp_path):
+    """A script that shed its definitions: a warehouse that applied it as it was before keeps
+    working with it as it is now, and any other content is still refused."""
+    url = new_database()
+    before = "CREATE SCHEMA extra; CREATE TABLE extra.t (x int); CREATE VIEW extra.v AS SELECT 1;"
+    after = "CREATE SCHEMA extra; CREATE TABLE extra.t (x int);"
+    second = "CREATE TABLE extra.u (x int);"
+    (tmp_path / "001_first.sql").write_text(before)
+    (tmp_path / "002_second.sql").write_text(second)
+    with psycopg.connect(url) as conn:
+        migrate(conn, tmp_path)
+    (tmp_path / "001_first.sql").write_text(after)
+    (tmp_path / "rebaselined.txt").write_text(
+        "# script, as applied before, as it is now\n\n"
+        f"001_first.sql {_sha256(before)} {_sha256(after)}\n"
+        f"002_second.sql {_sha256(second)} {_sha256(second)}\n"
+    )
+    with psycopg.connect(url) as conn:
+        assert migrate(conn, tmp_path) == []
+        for changed_again in ("CREATE SCHEMA extra;", before + " SELECT 2;"):
+            (tmp_path / "001_first.sql").write_text(changed_again)
+            with pytest.raises(MigrationError, match=r"001_first\.sql changed"):
+                migrate(conn, tmp_path)
+            conn.rollback()
+
+
+def test_a_warehouse_short_of_the_baseline_is_refused(new_database, tmp_path):
+    """A baselined script no longer moves the rows an older warehouse holds: a warehouse that
+    recorded some migrations but not all of the baseline's is left as it is."""
+    url = new_database()
+    (tmp_path / "001_first.sql").write_text("CREATE SCHEMA extra; CREATE TABLE extra.t (x int);")
+    with psycopg.connect(url) as conn:
+        migrate(conn, tmp_path)
+        conn.execute("INSERT INTO extra.t VALUES (1)")
+        conn.commit()
+    (tmp_path / "002_replace.sql").write_text("DROP TABLE extra.t; CREATE TABLE extra.t (y int);")
+    (tmp_path / "rebaselined.txt").write_text(
+        "".join(
+            f"{p.name} {_sha256(p.read_text())} {_sha256(p.read_text())}\n"
+            for p in sorted(tmp_path.glob("*.sql"))
+        )
+    )
+    with psycopg.connect(url) as conn:
+        with pytest.raises(MigrationError, match=r"not 002_replace\.sql"):
+            migrate(conn, tmp_path)
+        conn.rollback()
+        assert conn.execute("SELECT x FROM extra.t").fetchall() == [(1,)]
+    # A new database applies the whole baseline at once.
+    with psycopg.connect(new_database()) as conn:
+        assert migrate(conn, tmp_path) == ["001_first.sql", "002_replace.sql"]
