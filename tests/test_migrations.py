@@ -3,11 +3,16 @@ definitions applied again whenever they change; the baseline of scripts that she
 definitions accepted."""
 
 import hashlib
+from pathlib import Path
 
 import psycopg
 import pytest
 
 from etl.migrations import MigrationError, available, definitions, migrate
+from tests.conftest import WAREHOUSE_SCHEMAS, copy_rows, schema_catalog, table_checksums
+
+# The numbered scripts that shed their definitions, as they were up to commit e970efd.
+BEFORE_DEFINITIONS = Path(__file__).parent / "migrations_before_definitions"
 
 
 def _sha256(text):
@@ -189,3 +194,106 @@ def test_a_warehouse_short_of_the_baseline_is_refused(new_database, tmp_path):
     # A new database applies the whole baseline at once.
     with psycopg.connect(new_database()) as conn:
         assert migrate(conn, tmp_path) == ["001_first.sql", "002_replace.sql"]
+
+
+def _scripts_before_definitions():
+    """(name, content) of the numbered scripts up to 050 as warehouses applied them until their
+    definitions moved out: the frozen copies where a script changed, else as it is."""
+    frozen = {path.name: path.read_text() for path in BEFORE_DEFINITIONS.glob("*.sql")}
+    return [(m.name, frozen.get(m.name, m.sql)) for m in available() if m.version <= 50]
+
+
+def _migrate_as_before(url, through="050_delivery_addresses_by_month.sql"):
+    """What etl.migrations did until the definitions moved out: the numbered scripts (as they
+    were) applied and recorded in ops.schema_migrations, nothing else."""
+    with psycopg.connect(url) as conn:
+        conn.execute("CREATE SCHEMA ops")
+        conn.execute(
+            """
+            CREATE TABLE ops.schema_migrations (
+                version    integer PRIMARY KEY,
+                name       text NOT NULL,
+                checksum   text NOT NULL,
+                applied_at timestamptz NOT NULL DEFAULT now()
+            )
+            """
+        )
+        for name, sql in _scripts_before_definitions():
+            if name > through:
+                break
+            conn.execute(sql)
+            conn.execute(
+                "INSERT INTO ops.schema_migrations VALUES (%s, %s, %s)",
+                (int(name[:3]), name, _sha256(sql)),
+            )
+
+
+def _without_definitions_record(catalog):
+    return [line for line in catalog if "schema_definitions" not in line]
+
+
+def test_a_new_warehouse_has_the_schema_of_one_built_before_the_definitions(new_database):
+    """The same tables, functions, views, triggers, grants and default privileges, whether the
+    scripts as they were made them or the scripts and definitions as they are; and a warehouse
+    built before, once migrated, is exactly a new one (its record of definitions included)."""
+    before, new = new_database(), new_database()
+    _migrate_as_before(before)
+    with psycopg.connect(new) as conn:
+        migrate(conn)
+    assert _without_definitions_record(schema_catalog(new)) == schema_catalog(before)
+    with psycopg.connect(before) as conn:
+        migrate(conn)
+    assert schema_catalog(before) == schema_catalog(new)
+
+
+# The months of a warehouse's rows, whose partitions a copy of them needs.
+_MONTHS = """
+    SELECT date_trunc('month', transaction_time)::date FROM warehouse.transactions
+    UNION SELECT date_trunc('month', partition_date)::date FROM ops.load_log
+    UNION SELECT date_trunc('month', partition_date)::date FROM ops.quarantine
+"""
+
+
+def test_a_warehouse_built_before_the_definitions_upgrades_with_its_data_and_marts(
+    loaded_sample, new_database
+):
+    """The sample, stored by today's loader in a warehouse the scripts as they were made, its
+    marts refreshed by their functions: migrating keeps every row of every table and mart, the
+    schema, and the record of the scripts as they were applied; the marts still refresh."""
+    url = new_database()
+    _migrate_as_before(url)
+    with psycopg.connect(loaded_sample) as source, psycopg.connect(url) as conn:
+        months = [row[0] for row in source.execute(_MONTHS)]
+        conn.execute(
+            "SELECT ops.create_partition(p, m)"
+            " FROM unnest(ops.partitioned_tables()) AS p, unnest(%s::date[]) AS m",
+            (months,),
+        )
+    copy_rows(loaded_sample, url)
+    with psycopg.connect(url) as conn:
+        conn.execute("SELECT marts.refresh_all()")
+    schemas = (*WAREHOUSE_SCHEMAS, "marts")
+    before = table_checksums(url, schemas)
+    assert before == table_checksums(loaded_sample, schemas)
+    assert int(before["warehouse.transactions"].split(":")[0]) == 10_000
+    catalog = schema_catalog(url)
+    record = "SELECT version, name, checksum FROM ops.schema_migrations ORDER BY 1"
+    with psycopg.connect(url) as conn:
+        recorded = conn.execute(record).fetchall()
+        assert migrate(conn) == ["060_schema_definitions.sql"] + [
+            f"definitions/{d.name}" for d in definitions()
+        ]
+        assert conn.execute(record).fetchall()[:-1] == recorded
+    assert table_checksums(url, schemas) == before
+    assert _without_definitions_record(schema_catalog(url)) == catalog
+    with psycopg.connect(url) as conn:
+        assert migrate(conn) == []
+        # The triggers note a change's day, and the refresh recomputes it.
+        conn.execute(
+            "DELETE FROM warehouse.transactions WHERE transaction_time::date = '2020-01-05'"
+        )
+        assert conn.execute("SELECT marts.refresh_pending()").fetchone() == (1,)
+        assert conn.execute(
+            "SELECT count(*) FROM marts.daily_sales WHERE sales_date = '2020-01-05'"
+        ).fetchone() == (0,)
+        conn.rollback()
