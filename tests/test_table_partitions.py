@@ -5,7 +5,6 @@ that need them, used by the loads' and the marts' queries, and old months detach
 import csv
 import gzip
 import io
-import shutil
 import threading
 from datetime import date
 from pathlib import Path
@@ -17,10 +16,8 @@ from click.testing import CliRunner
 from etl import quality, table_partitions
 from etl.cli import main as warehouse
 from etl.erasure_proof import find_residue
-from etl.migrations import available, migrate
-from etl.settings import SQL_SCRIPTS_DIR
 from tests import landing_zone as lz
-from tests.conftest import copy_rows, load, settings_for, table_checksums
+from tests.conftest import load, settings_for, table_checksums
 
 MONTHS = (date(2020, 1, 1), date(2020, 2, 1), date(2020, 3, 1))
 PARENTS = (
@@ -158,35 +155,6 @@ def test_loaders_needing_the_same_new_month_create_it_once(database_url):
     assert sum(created) == len(PARENTS)
     with psycopg.connect(database_url) as conn:
         assert table_partitions.missing(conn, [date(2021, 6, 1)]) == set()
-
-
-def test_the_migration_partitions_an_existing_warehouse(loaded, new_database, tmp_path):
-    earlier = tmp_path / "sql"
-    earlier.mkdir()
-    for script in sorted(SQL_SCRIPTS_DIR.glob("0[01]*.sql")):
-        shutil.copy(script, earlier)
-    url = new_database()
-    with psycopg.connect(url) as conn:
-        migrate(conn, earlier)
-    copy_rows(loaded, url)  # the tables as 001 made them, holding the same rows
-    with psycopg.connect(url) as conn:
-        # 020 and every later script
-        assert migrate(conn) == [m.name for m in available() if m.version >= 20]
-    assert table_checksums(url) == table_checksums(loaded)
-    with psycopg.connect(url) as conn, psycopg.connect(loaded) as reference:
-        assert _attached(conn) == _attached(reference)
-        log = "SELECT source_file, checksum, status, records_read FROM ops.load_log ORDER BY 1, 2"
-        assert conn.execute(log).fetchall() == reference.execute(log).fetchall()
-        # new loads take load ids after the moved ones
-        conn.execute(
-            """
-            INSERT INTO ops.load_log (dataset, partition_date, partition_hour, source_file,
-                                      checksum, status, started_at)
-            VALUES ('products', '2020-01-01', 0, 'x', 'x', 'failed', now())
-            """
-        )
-        newest = conn.execute("SELECT max(load_id) FROM ops.load_log").fetchone()[0]
-        assert newest > reference.execute("SELECT max(load_id) FROM ops.load_log").fetchone()[0]
 
 
 def test_detach_archives_old_months_and_later_loads_leave_them_out(loaded, tmp_path):
