@@ -207,5 +207,6 @@ def _apply_definitions(
         )
         applied.append(f"{DEFINITIONS}/{definition.name}")
     gone = sorted(set(recorded) - {d.name for d in current})
-    conn.execute("DELETE FROM ops.schema_definitions WHERE name = ANY (%s)", (gone,))
+    if gone:
+        conn.execute("DELETE FROM ops.schema_definitions WHERE name = ANY (%s)", (gone,))
     return applied
