@@ -33,6 +33,26 @@ DEFINITIONS = "definitions"
 BASELINE = "rebaselined.txt"
 
 
+# The tables that record what was applied.
+RECORDS = {
+    "ops.schema_migrations": """
+        CREATE TABLE ops.schema_migrations (
+            version    integer PRIMARY KEY,
+            name       text NOT NULL,
+            checksum   text NOT NULL,
+            applied_at timestamptz NOT NULL DEFAULT now()
+        )
+    """,
+    "ops.schema_definitions": """
+        CREATE TABLE ops.schema_definitions (
+            name       text PRIMARY KEY,
+            checksum   text NOT NULL,
+            applied_at timestamptz NOT NULL DEFAULT now()
+        )
+    """,
+}
+
+
 class MigrationError(RuntimeError):
     """The database and sql-scripts/ disagree about what has been applied."""
 
@@ -135,28 +155,10 @@ def _create_records(conn: psycopg.Connection) -> None:
     ops.schema_definitions also in a warehouse older than the definitions. An up-to-date
     warehouse needs nothing created, so roles that may not create schemas (the loader, the
     privacy officer) run against it."""
-    if conn.execute("SELECT to_regclass('ops.schema_migrations')").fetchone()[0] is None:
-        conn.execute("CREATE SCHEMA IF NOT EXISTS ops")
-        conn.execute(
-            """
-            CREATE TABLE ops.schema_migrations (
-                version    integer PRIMARY KEY,
-                name       text NOT NULL,
-                checksum   text NOT NULL,
-                applied_at timestamptz NOT NULL DEFAULT now()
-            )
-            """
-        )
-    if conn.execute("SELECT to_regclass('ops.schema_definitions')").fetchone()[0] is None:
-        conn.execute(
-            """
-            CREATE TABLE ops.schema_definitions (
-                name       text PRIMARY KEY,
-                checksum   text NOT NULL,
-                applied_at timestamptz NOT NULL DEFAULT now()
-            )
-            """
-        )
+    for table, definition in RECORDS.items():
+        if conn.execute("SELECT to_regclass(%s)", (table,)).fetchone()[0] is None:
+            conn.execute("CREATE SCHEMA IF NOT EXISTS ops")
+            conn.execute(definition)
 
 
 def _pending(

@@ -11,7 +11,14 @@ import psycopg
 import pytest
 from psycopg.conninfo import make_conninfo
 
-from etl.migrations import MigrationError, available, baseline, definitions, migrate
+from etl.migrations import (
+    RECORDS,
+    MigrationError,
+    available,
+    baseline,
+    definitions,
+    migrate,
+)
 from etl.settings import SQL_SCRIPTS_DIR
 from tests.conftest import WAREHOUSE_SCHEMAS, copy_rows, schema_catalog, table_checksums
 
@@ -203,7 +210,10 @@ def test_a_warehouse_short_of_the_baseline_is_refused(new_database, tmp_path):
 def _scripts_before_definitions():
     """(name, content) of the numbered scripts up to 050 as warehouses applied them until their
     definitions moved out: the frozen copies where a script changed, else as it is."""
-    frozen = {path.name: path.read_text() for path in BEFORE_DEFINITIONS.glob("*.sql")}
+    frozen = {
+        path.name.removesuffix(".txt"): path.read_text()
+        for path in BEFORE_DEFINITIONS.glob("*.sql.txt")
+    }
     return [(m.name, frozen.get(m.name, m.sql)) for m in available() if m.version <= 50]
 
 
@@ -212,16 +222,7 @@ def _migrate_as_before(url, through="050_delivery_addresses_by_month.sql"):
     were) applied and recorded in ops.schema_migrations, nothing else."""
     with psycopg.connect(url) as conn:
         conn.execute("CREATE SCHEMA ops")
-        conn.execute(
-            """
-            CREATE TABLE ops.schema_migrations (
-                version    integer PRIMARY KEY,
-                name       text NOT NULL,
-                checksum   text NOT NULL,
-                applied_at timestamptz NOT NULL DEFAULT now()
-            )
-            """
-        )
+        conn.execute(RECORDS["ops.schema_migrations"])
         for name, sql in _scripts_before_definitions():
             if name > through:
                 break
@@ -321,7 +322,8 @@ def test_the_baseline_names_the_scripts_as_they_were_and_as_they_are():
         assert _sha256(sql) == rebaselined[name].before, name
         assert _sha256((SQL_SCRIPTS_DIR / name).read_text()) == rebaselined[name].after, name
     changed = sorted(name for name, r in rebaselined.items() if r.before != r.after)
-    assert changed == sorted(path.name for path in BEFORE_DEFINITIONS.glob("*.sql"))
+    frozen = BEFORE_DEFINITIONS.glob("*.sql.txt")
+    assert changed == sorted(path.name.removesuffix(".txt") for path in frozen)
 
 
 def test_a_warehouse_built_before_the_definitions_but_not_up_to_050_is_left_as_it_is(
