@@ -8,6 +8,9 @@ and the grants on them) are applied again, in the order of their names, whenever
 changes, and all of them after any numbered script (which may have dropped what they define);
 each is recorded with its checksum in ops.schema_definitions. Everything applies in one
 transaction, under a lock.
+
+The baseline (rebaselined.txt) names the scripts that changed once on purpose, when their
+definitions moved out: a warehouse that applied one as it was is accepted with it as it is now.
 """
 
 from __future__ import annotations
