@@ -25,7 +25,7 @@ dagster: install
 	DAGSTER_HOME=$(CURDIR)/.dagster_home $(BIN)/dagster dev -m pipelines.definitions
 
 # Serve the marts over HTTP on http://127.0.0.1:8000 (docs at /docs), from the same warehouse.
-# Needs a token: WAREHOUSE_API_TOKEN=local-dev-token make api
+# Needs a token: WAREHOUSE_API_TOKEN=local-dev-api-token make api
 api: install
 	$(BIN)/warehouse-api
 

@@ -1,10 +1,13 @@
-"""`python -m bench` (`make bench`): every loader, every size, repeated and interleaved, one server.
+"""`python -m bench` (`make bench`): every loader, every size, at both file shapes, repeated and
+interleaved, one server.
 
-For each size: generate the input (once; reused by later runs), then `--repeats` rounds, each
-running every loader once in a fresh subprocess into a fresh database, the order rotated each
-round so that drifts in the machine's load fall on every loader alike. Then the growth check: the
-pipeline and bare COPY loading the largest input one day (batch) at a time, each into a
-warehouse of its own, one after the other.
+Two shapes of the same transactions: the feed's own (an hourly file of about 13 transactions:
+100,000 transactions are about 7,400 files) and large files (about 4,200 transactions an hour,
+100,000 a day). For each shape and size: generate the input (once; reused by later runs), then
+`--repeats` rounds, each running every loader once in a fresh subprocess into a fresh database,
+the order rotated each round so that drifts in the machine's load fall on every loader alike.
+Then the growth check: the pipeline and bare COPY loading the largest large-file input one day
+(batch) at a time, each into a warehouse of its own, one after the other.
 """
 
 from __future__ import annotations
@@ -23,13 +26,26 @@ import psutil
 import psycopg
 
 from bench import report
-from bench.inputs import PER_DAY, Input, prepare
+from bench.inputs import SHAPES, Input, prepare
 from bench.loaders import CAPPED, LIMIT, LOADERS, LoadOptions
 from bench.measure import Measurement, measure
 from bench.server import EMBEDDED_SETTINGS, Server
 from etl.settings import PROJECT_DIR
 
 DEFAULT_OUT = PROJECT_DIR / "bench" / "results"
+
+
+def _shapes(ctx: click.Context, param: click.Parameter, value: str) -> dict[str, int]:
+    try:
+        shapes = {
+            name.strip(): int(per_day.replace("_", ""))
+            for name, per_day in (part.split("=") for part in value.split(","))
+        }
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not NAME=TRANSACTIONS_PER_DAY,...") from None
+    if not shapes or min(shapes.values()) < 1:
+        raise click.BadParameter("a shape needs a positive number of transactions a day")
+    return shapes
 
 
 def _sizes(ctx: click.Context, param: click.Parameter, value: str) -> list[int]:
@@ -87,11 +103,12 @@ def _sizes(ctx: click.Context, param: click.Parameter, value: str) -> list[int]:
     help="Seconds each row-by-row loader runs before it stops and is extrapolated.",
 )
 @click.option(
-    "--per-day",
-    type=click.IntRange(min=1),
-    default=PER_DAY,
+    "--shapes",
+    default=",".join(f"{name}={per_day}" for name, per_day in SHAPES.items()),
     show_default=True,
-    help="Transactions per day of generated drops; a day is a batch of the growth check.",
+    callback=_shapes,
+    help="File shapes, as transactions per day of generated drops (24 hourly files a day); "
+    "a day of the last shape is a batch of the growth check.",
 )
 @click.option("--growth/--no-growth", default=True, show_default=True)
 @click.option(
@@ -109,7 +126,7 @@ def main(
     database_url: str | None,
     server_settings: tuple[str, ...],
     row_by_row_cap: float,
-    per_day: int,
+    shapes: dict[str, int],
     growth: bool,
     out: Path,
 ) -> None:
@@ -135,15 +152,24 @@ def main(
             "dataset": "transactions (items and delivery addresses with them)",
             "sizes": [],
         }
-        for size in sizes:
-            prepared = prepare(out / "inputs", size, per_day)
-            click.echo(f"input: {prepared.transactions:,} transactions in {prepared.files} files")
-            runs = _measure_size(server, prepared, chosen, repeats, workers, caps)
-            results["sizes"].append(report.summarise_size(prepared, runs))
+        for shape, per_day in shapes.items():
+            for size in sizes:
+                prepared = prepare(out / "inputs", size, per_day)
+                click.echo(
+                    f"input ({shape}): {prepared.transactions:,} transactions in "
+                    f"{prepared.files} files"
+                )
+                runs = _measure_size(server, prepared, chosen, repeats, workers, caps)
+                results["sizes"].append({"shape": shape, **report.summarise_size(prepared, runs)})
         growing = [name for name in ("pipeline", LIMIT) if name in chosen]
         if growth and "pipeline" in chosen and len(prepared.days) > 1:
             batches = _growth(server, prepared, growing, workers)
             results["growth"] = report.summarise_growth(batches)
+        elif growth:
+            click.echo(
+                "growth check skipped: it needs the pipeline among the loaders and a largest "
+                f"input of two days or more (this one: {len(prepared.days)})"
+            )
     paths = report.write(results, out)
     click.echo(paths["markdown"].read_text())
     click.echo("wrote " + ", ".join(str(path) for path in paths.values()))

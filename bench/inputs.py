@@ -10,9 +10,11 @@ from pathlib import Path
 
 from etl.generate import generate
 
-# Transactions per day of drops: a day is one batch of the growth measurement, and every size
-# has files of about the same size (a day's 24 hourly files).
-PER_DAY = 100_000
+# Transactions per day of drops, by shape: every size has files of about the same size (a day's
+# 24 hourly files). The feed's own shape: an hour of about 13.5 transactions (the shared sample
+# has 13.5); large files: 100,000 a day, a day being one batch of the growth measurement.
+SHAPES = {"feed": 324, "large": 100_000}
+PER_DAY = SHAPES["large"]
 _MANIFEST = "bench-input.json"
 
 
@@ -39,7 +41,7 @@ def prepare(root: Path, size: int, per_day: int = PER_DAY) -> Input:
     """
     days = max(1, round(size / per_day))
     per_hour = math.ceil(size / (days * 24))
-    path = root / f"transactions-{size}"
+    path = root / f"transactions-{size}-{per_day}-a-day"
     manifest = path / _MANIFEST
     wanted = {"days": days, "transactions_per_hour": per_hour}
     if manifest.exists():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import statistics
 from dataclasses import asdict
@@ -15,6 +16,7 @@ from bench.measure import Measurement
 _TITLES = {
     "bare_copy": "bare COPY (the limit)",
     "pipeline": "pipeline (this project)",
+    "warehouse_run": "`warehouse run` (whole process)",
     "dlt": "dlt, merge",
     "row_by_row": "row by row (jsonschema.validate)",
     "row_by_row_compiled": "row by row (validator built once)",
@@ -102,19 +104,22 @@ def markdown(results: dict[str, Any]) -> str:
         "",
         f"Command: `{results['command']}`",
         "",
-        "| Transactions | Loader | Median s | Spread | Transactions/s | × limit | Peak MB |",
-        "| ---: | --- | ---: | ---: | ---: | ---: | ---: |",
+        "| Files | Transactions | Loader | Median s | Spread | Transactions/s | × limit "
+        "| Peak MB |",
+        "| ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: |",
     ]
     for size in results["sizes"]:
+        files = f"{size['files']:,} of {size['transactions'] / size['files']:,.0f}"
         for loader in LOADERS:
             entry = size["loaders"].get(loader)
             if entry is None:
                 continue
             mark = "*" if entry["extrapolated"] else ""
             lines.append(
-                f"| {size['transactions']:,} | {_TITLES[loader]} | {entry['median_seconds']:.1f}"
-                f"{mark} | ±{entry['spread_pct'] / 2:.0f}% | {entry['records_per_second']:,}{mark}"
-                f" | {entry.get('ratio_to_limit', float('nan')):.2f} | {entry['peak_rss_mb']:.0f} |"
+                f"| {files} | {size['transactions']:,} | {_TITLES[loader]} | "
+                f"{entry['median_seconds']:.1f}{mark} | ±{entry['spread_pct'] / 2:.0f}% | "
+                f"{entry['records_per_second']:,}{mark} | "
+                f"{entry.get('ratio_to_limit', float('nan')):.2f} | {entry['peak_rss_mb']:.0f} |"
             )
     lines += [
         "",
@@ -133,21 +138,26 @@ def markdown(results: dict[str, Any]) -> str:
 
 
 def _comparison(results: dict[str, Any]) -> list[str]:
-    largest = results["sizes"][-1]
-    loaders = largest["loaders"]
-    if "pipeline" not in loaders:
-        return []
-    rate = loaders["pipeline"]["records_per_second"]
-    parts = [
-        f"{_times(rate / loaders[other]['records_per_second'])} {_TITLES[other]}"
-        for other in LOADERS
-        if other != "pipeline" and other in loaders
-    ]
-    return [
-        f"At {largest['transactions']:,} transactions the pipeline runs at "
-        + ", ".join(parts)
-        + "."
-    ]
+    """A sentence per shape: the pipeline (the whole process where measured) against the
+    others, at the shape's largest size."""
+    lines = []
+    largest = {size.get("shape", ""): size for size in results["sizes"]}
+    for shape, size in largest.items():
+        loaders = size["loaders"]
+        ours = next((name for name in ("warehouse_run", "pipeline") if name in loaders), None)
+        if ours is None:
+            continue
+        rate = loaders[ours]["records_per_second"]
+        parts = [
+            f"{_times(rate / loaders[other]['records_per_second'])} {_TITLES[other]}"
+            for other in LOADERS
+            if other not in ("pipeline", "warehouse_run") and other in loaders
+        ]
+        lines.append(
+            f"{shape.capitalize()} files, {size['transactions']:,} transactions in "
+            f"{size['files']:,} files: {_TITLES[ours]} runs at " + ", ".join(parts) + "."
+        )
+    return lines
 
 
 def _times(ratio: float) -> str:
@@ -193,11 +203,12 @@ def plot(results: dict[str, Any], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     figure, axes = plt.subplots(figsize=(9, 4.2), dpi=100)
-    for loader in LOADERS:
+    shapes = list(dict.fromkeys(size.get("shape", "") for size in results["sizes"]))
+    for (shape_number, shape), loader in itertools.product(enumerate(shapes), LOADERS):
         points = [
             (size["transactions"], size["loaders"][loader])
             for size in results["sizes"]
-            if loader in size["loaders"]
+            if loader in size["loaders"] and size.get("shape", "") == shape
         ]
         if not points:
             continue
@@ -213,8 +224,9 @@ def plot(results: dict[str, Any], path: Path) -> None:
             yerr=[low, high],
             marker="o",
             capsize=3,
-            label=_TITLES[loader] + (" (extrapolated)" if hollow else ""),
+            label=f"{_TITLES[loader]}, {shape} files" + (" (extrapolated)" if hollow else ""),
             markerfacecolor="white" if hollow else None,
+            linestyle=("-", "--", ":")[shape_number % 3],
         )
     axes.set_xscale("log")
     axes.set_yscale("log")

@@ -1,4 +1,4 @@
-"""Refresh the analytics marts (schema marts, defined with their refresh in sql-scripts/010)."""
+"""Refresh the analytics marts (schema marts; their refresh: sql-scripts/definitions/)."""
 
 from __future__ import annotations
 

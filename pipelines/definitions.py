@@ -3,7 +3,7 @@ wired together."""
 
 from dagster import Definitions
 
-from pipelines.assets import ASSET_CHECKS, DATASET_ASSETS
+from pipelines.assets import DATASET_ASSETS
 from pipelines.executor import warehouse_executor
 from pipelines.freshness import FRESHNESS_CHECKS, freshness_checks_sensor
 from pipelines.jobs import DATASET_JOBS
@@ -13,7 +13,7 @@ from pipelines.sensors import landing_zone_sensor
 
 defs = Definitions(
     assets=list(DATASET_ASSETS.values()),
-    asset_checks=[*ASSET_CHECKS, *FRESHNESS_CHECKS],
+    asset_checks=FRESHNESS_CHECKS,
     jobs=list(DATASET_JOBS.values()),
     schedules=SCHEDULES,
     sensors=[landing_zone_sensor, freshness_checks_sensor],

@@ -12,6 +12,11 @@
 -- pii.delivery_addresses, which keeps its grants. A month detached by `warehouse partitions
 -- detach` takes its addresses along and drops them, as it drops its quarantine: personal data
 -- is not archived.
+--
+-- When this script first ran, it moved the addresses of the warehouses that held some into the
+-- new table (dropping those whose transaction's month was detached: nothing was left for them to
+-- refer to). It now runs on new databases only (rebaselined.txt); ops.partitioned_tables, which
+-- it extended to pii.delivery_addresses, is definitions/*ops.partitioned_tables.sql.
 
 ALTER TABLE pii.delivery_addresses RENAME TO delivery_addresses_before_050;
 ALTER TABLE pii.delivery_addresses_before_050
@@ -28,29 +33,6 @@ CREATE TABLE pii.delivery_addresses (
     country          text NOT NULL
 ) PARTITION BY RANGE (transaction_time);
 
-CREATE OR REPLACE FUNCTION ops.partitioned_tables() RETURNS regclass[]
-LANGUAGE sql STABLE AS $$
-    SELECT ARRAY['warehouse.transactions', 'warehouse.transaction_items',
-                 'pii.delivery_addresses', 'ops.quarantine', 'ops.load_log']::regclass[]
-$$;
-
--- The months of the attached transactions. An address whose transaction's month was detached
--- has nothing left to refer to: it is dropped, as detaching drops addresses from now on.
-SELECT ops.create_partition('pii.delivery_addresses', month)
-FROM (
-    SELECT DISTINCT date_trunc('month', transaction_time)::date AS month
-    FROM warehouse.transactions
-) AS months;
-
-INSERT INTO pii.delivery_addresses
-SELECT d.transaction_id, t.transaction_time, d.customer_id, d.address, d.postcode, d.city,
-       d.country
-FROM pii.delivery_addresses_before_050 d
-JOIN warehouse.transaction_ids t USING (transaction_id)
-WHERE EXISTS (
-    SELECT 1 FROM warehouse.transactions s
-    WHERE s.transaction_id = t.transaction_id AND s.transaction_time = t.transaction_time
-);
 DROP TABLE pii.delivery_addresses_before_050;
 
 ALTER TABLE pii.delivery_addresses

@@ -127,11 +127,13 @@ def loaded_sample(new_database, sample_data) -> str:
 
 
 WAREHOUSE_SCHEMAS = ("warehouse", "pii", "ops", "privacy")
+# The migrator's records of what it applied, which no load writes.
+MIGRATION_RECORDS = ("schema_migrations", "schema_definitions")
 # Columns that differ between equal warehouses: ids and times of the loads themselves.
 VOLATILE_COLUMNS = {"load_id", "started_at", "finished_at", "processed_at", "erased_at"}
 
 
-def table_checksums(url: str) -> dict[str, str]:
+def table_checksums(url: str, schemas: tuple[str, ...] = WAREHOUSE_SCHEMAS) -> dict[str, str]:
     """md5 of every table's rows (sorted, volatile columns left out), keyed by table name."""
     checksums = {}
     with psycopg.connect(url) as conn:
@@ -139,10 +141,10 @@ def table_checksums(url: str) -> dict[str, str]:
             """
             SELECT table_schema, table_name FROM information_schema.tables
             WHERE table_schema = ANY(%s) AND table_type = 'BASE TABLE'
-              AND table_name NOT IN ('schema_migrations', 'load_log')
+              AND table_name <> ALL(%s) AND table_name <> 'load_log'
             ORDER BY 1, 2
             """,
-            (list(WAREHOUSE_SCHEMAS),),
+            (list(schemas), list(MIGRATION_RECORDS)),
         ).fetchall()
         for schema, table in tables:
             columns = [
@@ -225,19 +227,89 @@ def copy_rows(source_url: str, target_url: str) -> None:
 
 
 def _table_columns(conn: psycopg.Connection) -> dict[tuple[str, str], list[str]]:
-    """The columns of every table of WAREHOUSE_SCHEMAS but the migrations' record."""
+    """The columns of every table of WAREHOUSE_SCHEMAS but the migrator's records."""
     rows = conn.execute(
         """
         SELECT c.table_schema, c.table_name, c.column_name
         FROM information_schema.columns c
         JOIN information_schema.tables t USING (table_schema, table_name)
         WHERE t.table_type = 'BASE TABLE' AND c.table_schema = ANY(%s)
-          AND c.table_name <> 'schema_migrations'
+          AND c.table_name <> ALL(%s)
         ORDER BY c.table_schema, c.table_name, c.ordinal_position
         """,
-        (list(WAREHOUSE_SCHEMAS),),
+        (list(WAREHOUSE_SCHEMAS), list(MIGRATION_RECORDS)),
     )
     tables: dict[tuple[str, str], list[str]] = {}
     for schema, table, column in rows:
         tables.setdefault((schema, table), []).append(column)
     return tables
+
+
+# Every object the migrations make, one line each, by name (no oids): what two databases must
+# share to have the same schema. Partitions and their children are left out: loads make them.
+_CATALOG = """
+WITH ns AS (
+    SELECT oid, nspname FROM pg_namespace
+    WHERE nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast', 'partitions')
+      AND nspname NOT LIKE 'pg_temp%' AND nspname NOT LIKE 'pg_toast_temp%'
+), rel AS (
+    SELECT c.*, ns.nspname FROM pg_class c JOIN ns ON ns.oid = c.relnamespace
+)
+SELECT format('database acl %s', datacl) FROM pg_database WHERE datname = current_database()
+UNION ALL
+SELECT format('extension %s', extname) FROM pg_extension
+UNION ALL
+SELECT format('schema %s owner %s acl %s', nspname, pg_get_userbyid(nspowner), nspacl)
+FROM pg_namespace WHERE oid IN (SELECT oid FROM ns)
+UNION ALL
+SELECT format('default acl %s in %s on %s: %s', pg_get_userbyid(defaclrole),
+              defaclnamespace::regnamespace, defaclobjtype, defaclacl)
+FROM pg_default_acl
+UNION ALL
+SELECT format('relation %s.%s kind %s owner %s persistence %s acl %s options %s key %s view %s',
+              nspname, relname, relkind, pg_get_userbyid(relowner), relpersistence, relacl,
+              reloptions, CASE relkind WHEN 'p' THEN pg_get_partkeydef(oid) END,
+              CASE WHEN relkind IN ('v', 'm') THEN pg_get_viewdef(oid) END)
+FROM rel WHERE relkind IN ('r', 'p', 'v', 'm', 'S', 'f', 'c')
+UNION ALL
+SELECT format('column %s.%s #%s %s %s not null %s default %s identity %s generated %s acl %s',
+              nspname, relname,
+              row_number() OVER (PARTITION BY attrelid ORDER BY attnum), attname,
+              format_type(atttypid, atttypmod), attnotnull, pg_get_expr(adbin, adrelid),
+              attidentity, attgenerated, attacl)
+FROM pg_attribute a JOIN rel ON rel.oid = a.attrelid
+LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+WHERE a.attnum > 0 AND NOT a.attisdropped AND rel.relkind IN ('r', 'p', 'v', 'm', 'f', 'c')
+UNION ALL
+SELECT format('sequence %s.%s %s start %s by %s min %s max %s cache %s cycle %s', nspname,
+              relname, seqtypid::regtype, seqstart, seqincrement, seqmin, seqmax, seqcache,
+              seqcycle)
+FROM pg_sequence JOIN rel ON rel.oid = seqrelid
+UNION ALL
+SELECT format('index %s', pg_get_indexdef(indexrelid))
+FROM pg_index JOIN rel ON rel.oid = indexrelid
+UNION ALL
+SELECT format('constraint %s on %s%s: %s', conname, conrelid::regclass, contypid::regtype,
+              pg_get_constraintdef(con.oid))
+FROM pg_constraint con JOIN ns ON ns.oid = con.connamespace
+UNION ALL
+SELECT format('type %s.%s kind %s base %s not null %s default %s', nspname, typname, typtype,
+              typbasetype::regtype, typnotnull, typdefault)
+FROM pg_type t JOIN ns ON ns.oid = t.typnamespace WHERE typtype IN ('d', 'e', 'r', 'm')
+UNION ALL
+SELECT format('function %s owner %s acl %s', pg_get_functiondef(p.oid),
+              pg_get_userbyid(proowner), proacl)
+FROM pg_proc p JOIN ns ON ns.oid = p.pronamespace WHERE prokind IN ('f', 'p')
+UNION ALL
+SELECT format('trigger %s enabled %s', pg_get_triggerdef(t.oid), tgenabled)
+FROM pg_trigger t JOIN rel ON rel.oid = t.tgrelid WHERE NOT tgisinternal
+UNION ALL
+SELECT format('policy %s on %s: %s', polname, polrelid::regclass, pg_get_expr(polqual, polrelid))
+FROM pg_policy
+"""
+
+
+def schema_catalog(url: str) -> list[str]:
+    """The database's schema objects, grants and default privileges, a line each, sorted."""
+    with psycopg.connect(url) as conn:
+        return sorted(row[0] for row in conn.execute(_CATALOG))

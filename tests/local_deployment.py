@@ -52,10 +52,14 @@ class LocalDeployment:
     """A code server and `workers` Celery workers (one task at a time each) under `root`.
 
     `environ` holds the warehouse's settings (DATABASE_URL, RAW_DATA_DIR, the pseudonym key...):
-    every process gets them, as every compose service gets the same environment.
+    every process gets them, as every compose service gets the same environment. Without
+    `code_server`, only the workers start: a `dagster dev` with this `environ` and `home` (see
+    tests/dagster_dev.py) then serves the code, launches the runs and hands their steps to them.
     """
 
-    def __init__(self, root: Path, environ: Mapping[str, str], workers: int = 2) -> None:
+    def __init__(
+        self, root: Path, environ: Mapping[str, str], workers: int = 2, code_server: bool = True
+    ) -> None:
         self.root = root
         self.home = root / "dagster_home"
         self.home.mkdir(parents=True)
@@ -83,6 +87,7 @@ class LocalDeployment:
             "WAREHOUSE_CELERY_BROKER": BROKER_URL,
         }
         self.workers = workers
+        self.code_server = code_server
         self._processes: list[tuple[subprocess.Popen, Path]] = []
 
     def __enter__(self) -> LocalDeployment:
@@ -100,6 +105,22 @@ class LocalDeployment:
         # Created here, once: processes starting together would race to create its tables.
         with self.instance():
             pass
+        if self.code_server:
+            self._start_code_server()
+        # The compose worker's command, with a queue of this deployment's own and one task at a
+        # time, so that N workers are N steps at once.
+        worker = [
+            *(str(BIN / "dagster-celery"), "worker", "start", "-A", "dagster_celery.app"),
+            *("-y", str(self.celery_config), "-i", "pipelines.definitions", "-q", self.queue),
+        ]
+        workers = [
+            self._spawn(f"worker{n}", [*worker, "-n", f"worker{n}-{self.queue}", "--", "-c", "1"])
+            for n in range(1, self.workers + 1)
+        ]
+        for worker in workers:
+            self._wait_for(worker, " ready.")
+
+    def _start_code_server(self) -> None:
         port = _free_port()
         workspace = {
             "load_from": [
@@ -113,19 +134,7 @@ class LocalDeployment:
             [str(BIN / "dagster"), "api", "grpc", "-m", "pipelines.definitions",
              "-h", "127.0.0.1", "-p", str(port)],
         )  # fmt: skip
-        # The compose worker's command, with a queue of this deployment's own and one task at a
-        # time, so that N workers are N steps at once.
-        worker = [
-            *(str(BIN / "dagster-celery"), "worker", "start", "-A", "dagster_celery.app"),
-            *("-y", str(self.celery_config), "-i", "pipelines.definitions", "-q", self.queue),
-        ]
-        workers = [
-            self._spawn(f"worker{n}", [*worker, "-n", f"worker{n}-{self.queue}", "--", "-c", "1"])
-            for n in range(1, self.workers + 1)
-        ]
         self._wait_for(server, "Started Dagster code server")
-        for worker in workers:
-            self._wait_for(worker, " ready.")
 
     def _spawn(self, name: str, command: list[str]) -> Path:
         log = self.root / f"{name}.log"

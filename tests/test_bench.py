@@ -14,7 +14,8 @@ def bench_results(tmp_path_factory, server_url):
     with pytest.raises(SystemExit) as exited:
         bench_main(
             [
-                "--sizes", "600", "--per-day", "300", "--repeats", "2", "--workers", "2",
+                "--sizes", "600", "--shapes", "feed=60,large=300", "--repeats", "2",
+                "--workers", "2",
                 "--row-by-row-cap", "0.5", "--database-url", server_url, "--out", str(out),
             ]
         )  # fmt: skip
@@ -24,7 +25,12 @@ def bench_results(tmp_path_factory, server_url):
 
 def test_every_loader_is_measured_at_every_size(bench_results):
     results = json.loads((bench_results / "results.json").read_text())
-    assert [size["size"] for size in results["sizes"]] == [600]
+    assert [(size["shape"], size["size"]) for size in results["sizes"]] == [
+        ("feed", 600),
+        ("large", 600),
+    ]
+    feed, large = results["sizes"]
+    assert feed["files"] == 10 * 24 > large["files"] == 2 * 24  # the same records, smaller files
     for size in results["sizes"]:
         assert set(size["loaders"]) == set(LOADERS)
         for name, entry in size["loaders"].items():
@@ -48,6 +54,8 @@ def test_growth_loads_day_after_day_into_one_warehouse(bench_results):
 
 def test_results_come_as_markdown_and_a_plot(bench_results):
     table = (bench_results / "results.md").read_text()
-    assert "| Transactions | Loader |" in table
+    assert "| Files | Transactions | Loader |" in table
+    feed = json.loads((bench_results / "results.json").read_text())["sizes"][0]
+    assert f"Feed files, {feed['transactions']:,} transactions in 240 files" in table
     assert "row by row" in table
     assert (bench_results / "throughput.png").read_bytes().startswith(b"\x89PNG")

@@ -97,7 +97,7 @@ def _empty(url):
             """
             SELECT string_agg(format('%I.%I', schemaname, tablename), ', ') FROM pg_tables
             WHERE schemaname IN ('warehouse', 'pii', 'ops', 'privacy')
-              AND tablename <> 'schema_migrations'
+              AND tablename NOT IN ('schema_migrations', 'schema_definitions')
             """
         ).fetchone()[0]
         conn.execute(f"TRUNCATE {tables} RESTART IDENTITY")

@@ -19,12 +19,12 @@ from etl.cli import main as warehouse
 from etl.file_load import load_files
 from etl.key_rotation import rotate_key
 from etl.landing import Window
-from etl.migrations import available, migrate
+from etl.migrations import available
 from etl.pseudonym import customer_key
 from etl.runner import dataset
 from etl.settings import PROJECT_DIR, SQL_SCRIPTS_DIR
 from tests import landing_zone as lz
-from tests.conftest import TEST_KEY, copy_rows, load
+from tests.conftest import TEST_KEY, load
 
 EXAMPLES = sorted((SQL_SCRIPTS_DIR / "examples").glob("*.sql"))
 CENT = Decimal("0.01")
@@ -428,27 +428,6 @@ def test_runs_day_by_day_and_changed_files_refresh_to_a_full_rebuild(tmp_path, d
     assert len(changed["product_price_changes"]) < 4
     with psycopg.connect(database_url) as conn:
         assert conn.execute("SELECT count(*) FROM marts.pending_days").fetchone() == (0,)
-
-
-def test_the_migration_fills_the_marts_of_an_existing_warehouse(tmp_path, new_database):
-    url = new_database()
-    early = tmp_path / "sql"
-    early.mkdir()
-    for script in ("001_warehouse.sql", "002_privacy.sql"):
-        shutil.copy(SQL_SCRIPTS_DIR / script, early)
-    lz.write(tmp_path / "raw", "customers", [lz.customer("000001")])
-    lz.write(tmp_path / "raw", "transactions", [lz.transaction(customer_id="000001")], hour=1)
-    with psycopg.connect(url) as conn:
-        migrate(conn, early)
-    # what today's loader stores, in the tables as 001 made them
-    loaded = new_database()
-    assert load(loaded, tmp_path / "raw").ok
-    copy_rows(loaded, url)
-    with psycopg.connect(url) as conn:
-        assert "010_marts.sql" in migrate(conn)
-        assert _rows(conn, "SELECT sales_date, orders, revenue FROM marts.daily_sales") == [
-            (date(2020, 1, 1), 1, Decimal("42.00"))
-        ]
 
 
 def _small_zone(root):

@@ -6,7 +6,6 @@ import csv
 import gzip
 import io
 import logging
-import shutil
 import threading
 from datetime import date
 from pathlib import Path
@@ -19,10 +18,8 @@ from etl import quality, table_partitions
 from etl.cli import main as warehouse
 from etl.erasure_proof import find_residue
 from etl.landing import Window
-from etl.migrations import available, migrate
-from etl.settings import SQL_SCRIPTS_DIR
 from tests import landing_zone as lz
-from tests.conftest import copy_rows, load, settings_for, table_checksums
+from tests.conftest import load, settings_for, table_checksums
 
 MONTHS = (date(2020, 1, 1), date(2020, 2, 1), date(2020, 3, 1))
 PARENTS = (
@@ -168,7 +165,7 @@ def test_a_new_month_is_created_while_a_load_merges_the_month_before_without_dea
     """At a month boundary one loader creates the new month's partitions while another, in
     the middle of its merge, holds warehouse.transactions and has items still to insert.
 
-    Before 060 the creation of items' partition also locked warehouse.transactions (to copy
+    Before 061 the creation of items' partition also locked warehouse.transactions (to copy
     the parent's reference), after items: the merging loader then waited for items, and the
     server ended one of the two with a deadlock."""
     january, february = date(2020, 1, 1), date(2020, 2, 1)
@@ -245,35 +242,6 @@ def test_a_run_with_workers_across_months_logs_no_deadlock(database_url, tmp_pat
     assert summary.ok, summary.render()
     assert summary.datasets["transactions"].records["loaded"] == 6 * 2 * 200
     assert "deadlock" not in caplog.text.lower()
-
-
-def test_the_migration_partitions_an_existing_warehouse(loaded, new_database, tmp_path):
-    earlier = tmp_path / "sql"
-    earlier.mkdir()
-    for script in sorted(SQL_SCRIPTS_DIR.glob("0[01]*.sql")):
-        shutil.copy(script, earlier)
-    url = new_database()
-    with psycopg.connect(url) as conn:
-        migrate(conn, earlier)
-    copy_rows(loaded, url)  # the tables as 001 made them, holding the same rows
-    with psycopg.connect(url) as conn:
-        # 020 and every later script
-        assert migrate(conn) == [m.name for m in available() if m.version >= 20]
-    assert table_checksums(url) == table_checksums(loaded)
-    with psycopg.connect(url) as conn, psycopg.connect(loaded) as reference:
-        assert _attached(conn) == _attached(reference)
-        log = "SELECT source_file, checksum, status, records_read FROM ops.load_log ORDER BY 1, 2"
-        assert conn.execute(log).fetchall() == reference.execute(log).fetchall()
-        # new loads take load ids after the moved ones
-        conn.execute(
-            """
-            INSERT INTO ops.load_log (dataset, partition_date, partition_hour, source_file,
-                                      checksum, status, started_at)
-            VALUES ('products', '2020-01-01', 0, 'x', 'x', 'failed', now())
-            """
-        )
-        newest = conn.execute("SELECT max(load_id) FROM ops.load_log").fetchone()[0]
-        assert newest > reference.execute("SELECT max(load_id) FROM ops.load_log").fetchone()[0]
 
 
 def test_detach_archives_old_months_and_later_loads_leave_them_out(loaded, tmp_path):

@@ -21,6 +21,7 @@ from etl.landing import LandingFile, discover
 LOADERS = {
     "bare_copy": "bench.loaders.bare_copy:load",
     "pipeline": "bench.loaders.pipeline:load",
+    "warehouse_run": "bench.loaders.warehouse_run:load",
     "dlt": "bench.loaders.dlt_merge:load",
     "row_by_row": "bench.loaders.row_by_row:load",
     "row_by_row_compiled": "bench.loaders.row_by_row:load_compiled",

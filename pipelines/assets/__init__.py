@@ -1,14 +1,14 @@
-"""The warehouse's assets, one per dataset of the landing zone, with their checks."""
+"""The warehouse's assets, one per dataset of the landing zone, each with its checks."""
 
-from pipelines.assets import customers, erasure_requests, products, transactions
-
-_MODULES = (products, customers, transactions, erasure_requests)
+from pipelines.assets.customers import customers
+from pipelines.assets.erasure_requests import erasure_requests
+from pipelines.assets.products import products
+from pipelines.assets.transactions import transactions
 
 # Keyed by the landing zone's dataset name (etl.landing.DATASETS).
 DATASET_ASSETS = {
-    products.DATASET: products.products,
-    customers.DATASET: customers.customers,
-    transactions.DATASET: transactions.transactions,
-    erasure_requests.DATASET: erasure_requests.erasure_requests,
+    "products": products,
+    "customers": customers,
+    "transactions": transactions,
+    "erasure-requests": erasure_requests,
 }
-ASSET_CHECKS = [check for module in _MODULES for check in module.CHECKS]

@@ -12,20 +12,19 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
 import yaml
-from dagster import AssetChecksDefinition, AssetSelection, ExecuteInProcessResult, materialize
+from dagster import AssetCheckKey, AssetSelection, ExecuteInProcessResult, materialize
 from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_END_TAG,
     ASSET_PARTITION_RANGE_START_TAG,
 )
 
 from etl.settings import PROJECT_DIR
-from pipelines.assets import ASSET_CHECKS, DATASET_ASSETS
+from pipelines.assets import DATASET_ASSETS
 from pipelines.resources import (
     LandingZone,
     PseudonymKey,
@@ -153,23 +152,25 @@ def loaded(database_url: str, landing: Path, tmp_path: Path) -> dict[str, object
 
 
 ASSETS = {asset.key.to_user_string(): asset for asset in DATASET_ASSETS.values()}
+# Every asset check, by its key.
+ASSET_CHECKS = [key for asset in ASSETS.values() for key in asset.check_keys]
 
 
-def checks_of(asset_key: str) -> list[AssetChecksDefinition]:
-    return [
-        check
-        for check in ASSET_CHECKS
-        if any(key.asset_key == ASSETS[asset_key].key for key in check.check_keys)
-    ]
+def checks_of(asset_key: str) -> list[AssetCheckKey]:
+    return sorted(ASSETS[asset_key].check_keys, key=lambda key: key.name)
 
 
 def run_partition(
     asset_key: str, partition_key: str, resources: dict[str, object], with_checks: bool = False
 ) -> ExecuteInProcessResult:
-    """Materialise one partition of one asset in-process (and run its checks after it)."""
-    checks = checks_of(asset_key) if with_checks else []
+    """Materialise one partition of one asset in-process (and evaluate its checks after it, in
+    its step)."""
+    selection = AssetSelection.assets(ASSETS[asset_key])
     return materialize(
-        [ASSETS[asset_key], *checks], resources=resources, partition_key=partition_key
+        [ASSETS[asset_key]],
+        resources=resources,
+        partition_key=partition_key,
+        selection=selection if with_checks else selection.without_checks(),
     )
 
 
@@ -179,19 +180,18 @@ def run_range(
     """Materialise a range of partitions of one asset in one run, as a backfill with the
     assets' backfill policy does (and run its checks after it)."""
     return materialize(
-        [ASSETS[asset_key], *checks_of(asset_key)],
+        [ASSETS[asset_key]],
         resources=resources,
         tags={ASSET_PARTITION_RANGE_START_TAG: first, ASSET_PARTITION_RANGE_END_TAG: last},
     )
 
 
 def run_checks(
-    checks: Iterable[AssetChecksDefinition], resources: dict[str, object]
+    checks: Iterable[AssetCheckKey], resources: dict[str, object]
 ) -> dict[tuple[str, str], object]:
     """Run asset checks alone (outside any partition); their evaluations by (asset, check)."""
-    checks = list(checks)
     result = materialize(
-        [*ASSETS.values(), *checks], resources=resources, selection=AssetSelection.checks(*checks)
+        list(ASSETS.values()), resources=resources, selection=AssetSelection.checks(*checks)
     )
     return {
         (evaluation.asset_key.to_user_string(), evaluation.check_name): evaluation
@@ -202,14 +202,6 @@ def run_checks(
 BIN = Path(sys.executable).parent
 STARTUP_SECONDS = 90
 _LOADED = "{ repositoriesOrError { ... on RepositoryConnection { nodes { name } } } }"
-
-
-@dataclass(frozen=True)
-class Webserver:
-    """A running webserver: its URL, and the DAGSTER_HOME of the instance it shows."""
-
-    url: str
-    home: Path
 
 
 def _free_port() -> int:
@@ -248,11 +240,12 @@ def _wait_for_code_location(url: str) -> None:
 
 
 @pytest.fixture
-def webserver(tmp_path: Path) -> Iterator[Webserver]:
-    """A webserver whose workspace is the repo's, pointed at a local gRPC server of the code
-    location, once it has loaded it; its instance (SQLite) is in a DAGSTER_HOME of its own."""
+def webserver(tmp_path: Path) -> Iterator[str]:
+    """The URL of a webserver whose workspace is the repo's, pointed at a local gRPC server of
+    the code location, once it has loaded it; its instance (SQLite) is in the test's
+    `tmp_path / "dagster_home"`."""
     home = tmp_path / "dagster_home"
-    home.mkdir()
+    home.mkdir(exist_ok=True)  # a fixture before it may have put runs in it
     grpc_port, web_port = _free_port(), _free_port()
     workspace = yaml.safe_load((PROJECT_DIR / "workspace.yaml").read_text())
     [entry] = workspace["load_from"]
@@ -274,7 +267,7 @@ def webserver(tmp_path: Path) -> Iterator[Webserver]:
     try:
         url = f"http://127.0.0.1:{web_port}"
         _wait_for_code_location(url)
-        yield Webserver(url, home)
+        yield url
     finally:
         _stop(web)
         _stop(grpc)

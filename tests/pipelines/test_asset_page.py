@@ -57,21 +57,29 @@ def _text(dom: str) -> str:
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", dom))
 
 
-def test_the_asset_page_shows_the_tables_columns_and_row_count(
-    chromium, webserver, landing, database_url, tmp_path
-):
-    instance = DagsterInstance.from_config(str(webserver.home))
-    test_resources = resources(database_url, landing, tmp_path / "home")
-    result = materialize(
-        [ASSETS["transactions"]],
-        partition_key="2020-01-01-05:00",
-        resources=test_resources,
-        instance=instance,
-    )
+@pytest.fixture
+def materialized(landing, database_url, tmp_path) -> None:
+    """A partition of transactions materialised into the instance the webserver will show.
+    Before the webserver starts: two processes creating the same SQLite storage at once can
+    both stamp its schema."""
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    with DagsterInstance.from_config(str(home)) as instance:
+        result = materialize(
+            [ASSETS["transactions"]],
+            partition_key="2020-01-01-05:00",
+            resources=resources(database_url, landing, tmp_path / "home"),
+            instance=instance,
+        )
     assert result.success
+
+
+def test_the_asset_page_shows_the_tables_columns_and_row_count(
+    chromium, materialized, webserver, tmp_path
+):
     # The UI greets a first visit on 127.0.0.1 with a dialog over the page; as if dismissed.
-    httpx.post(f"{webserver.url}/graphql", json={"query": "mutation { setNuxSeen }"}, timeout=10)
-    page = f"{webserver.url}/assets/transactions"
+    httpx.post(f"{webserver}/graphql", json={"query": "mutation { setNuxSeen }"}, timeout=10)
+    page = f"{webserver}/assets/transactions"
 
     for _ in range(ATTEMPTS):
         text = _text(_browse(chromium, page, tmp_path / "profile", "--dump-dom"))

@@ -8,7 +8,8 @@ from dagster import Failure, build_asset_context
 
 from etl.migrations import migrate
 from etl.pseudonym import customer_key
-from pipelines.assets.loading import materialize_partition
+from pipelines.assets.loading import materialize_partitions
+from pipelines.resources import warehouse_settings
 from tests import landing_zone as lz
 from tests.conftest import TEST_KEY, load, table_checksums
 from tests.pipelines.conftest import (
@@ -217,15 +218,15 @@ def test_a_file_that_fails_fails_the_partition_with_its_counts(
     context = build_asset_context(partition_key="2020-01-01-05:00")
 
     with pytest.raises(Failure) as failure:
-        next(
-            materialize_partition(
-                context,
-                "customers",
+        materialize_partitions(
+            context,
+            "customers",
+            warehouse_settings(
                 test_resources["database"],
                 test_resources["landing_zone"],
                 test_resources["pseudonym_key"],
                 test_resources["schema_contract"],
-            )
+            ),
         )
 
     assert "date=2020-01-01/hour=05/customers.json.gz" in failure.value.description

@@ -6,11 +6,11 @@ import pytest
 from dagster import AssetCheckSeverity
 
 from etl.pseudonym import customer_key
-from pipelines.assets import ASSET_CHECKS
 from pipelines.resources import SchemaContract
 from tests import landing_zone as lz
 from tests.conftest import TEST_KEY, load
 from tests.pipelines.conftest import (
+    ASSET_CHECKS,
     ERASED_ID,
     T1,
     checks_of,

@@ -27,7 +27,7 @@ def _repositories(url: str) -> dict:
 
 
 def test_the_webserver_lists_every_job_of_the_grpc_code_location(webserver):
-    [repository] = _repositories(webserver.url)["nodes"]
+    [repository] = _repositories(webserver)["nodes"]
 
     assert repository["location"]["name"] == "warehouse"
     jobs = {job["name"] for job in repository["jobs"]}
