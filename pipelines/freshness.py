@@ -39,8 +39,8 @@ FRESHNESS_CHECKS = [
     ),
 ]
 
-# Runs a check when it could have become overdue; a failed one runs again with the asset's next
-# materialisation. Off by default, like every schedule and sensor here.
+# Runs a check when it could have become overdue, and a failed one again once its asset has
+# materialised since. Off by default, like every schedule and sensor here.
 freshness_checks_sensor = build_sensor_for_freshness_checks(
     freshness_checks=FRESHNESS_CHECKS,
     minimum_interval_seconds=60,

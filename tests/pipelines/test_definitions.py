@@ -58,6 +58,14 @@ def test_the_landing_zone_sensor_launches_every_job_and_starts_off():
     assert sensor.default_status == DefaultSensorStatus.STOPPED
 
 
+def test_each_dataset_job_is_one_step_with_its_checks_and_without_freshness_checks():
+    for name in JOB_DATASETS:
+        job = defs.resolve_job_def(name)
+        checks = {key.name for key in job.asset_layer.asset_graph.asset_check_keys}
+        assert len(job.graph.node_names()) == 1, name
+        assert "schema_drift" in checks and "freshness_check" not in checks, name
+
+
 def test_the_freshness_sensor_evaluates_every_assets_freshness_check_and_starts_off():
     sensor = defs.resolve_sensor_def("freshness_checks_sensor")
     assert sensor.default_status == DefaultSensorStatus.STOPPED
