@@ -1,16 +1,18 @@
 -- Recompute every mart for the given days; return how many days that was. A day's rows are
 -- deleted and inserted again in the caller's transaction: readers see the old rows until it
--- commits, so a refresh never blocks them. Items are read by their own time, customers through
--- marts.customer_days (030): each level reads a bounded number of rows, however much the month
--- or the history holds. Refreshes take turns on an advisory lock (two would insert the same
+-- commits, so a refresh never blocks them. The days' transactions and items are read once, by
+-- their time, into temporary tables every mart is computed from; customers are recomputed
+-- through marts.customer_days (030), for the (customer, month) pairs the days touch, joined
+-- rather than matched against an array of every customer's key (which a refresh of months of
+-- days made a scan of the array per row: 12-14 s against 6-7 s for 309 days of 100,000
+-- transactions on PostgreSQL 15); each level reads a bounded number of rows, however much the
+-- month or the history holds. Refreshes take turns on an advisory lock (two would insert the same
 -- keys); loads and readers never wait. Refreshing is for the roles that load (an erasure runs
 -- as the privacy officer, and every run ends with a refresh); it runs as the owner.
 CREATE OR REPLACE FUNCTION marts.refresh_days(days date[]) RETURNS integer
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-    customer_keys text[];
     skus integer[];
-    month_start date;
 BEGIN
     days := ARRAY(SELECT DISTINCT d FROM unnest(days) AS d WHERE d IS NOT NULL ORDER BY d);
     IF cardinality(days) = 0 THEN
@@ -18,35 +20,43 @@ BEGIN
     END IF;
     PERFORM pg_advisory_xact_lock(10, 0);
 
+    -- The days' transactions and purchased lines, read once (by their time, each day's rows in
+    -- its month's index) for every mart below.
+    CREATE TEMP TABLE refreshed_transactions ON COMMIT DROP AS
+    SELECT transaction_time::date AS sales_date,
+           extract(hour FROM transaction_time)::smallint AS sales_hour, customer_key, total_cost,
+           delivery_country, delivery_city, delivery_postcode_district
+    FROM marts.transactions_on(days);
+    CREATE TEMP TABLE refreshed_lines ON COMMIT DROP AS
+    SELECT transaction_time::date AS sales_date,
+           extract(hour FROM transaction_time)::smallint AS sales_hour, transaction_id, sku,
+           quantity, total
+    FROM marts.items_on(days);
+    ANALYZE refreshed_transactions, refreshed_lines;
+
     DELETE FROM marts.daily_sales WHERE sales_date = ANY (days);
     DELETE FROM marts.hourly_sales WHERE sales_date = ANY (days);
-    -- Items are read by their own time (each line carries its transaction's), never looked up
-    -- transaction by transaction in the month's key: a day's refresh reads that day's rows.
     WITH lines AS (
-        SELECT transaction_time::date AS sales_date,
-               extract(hour FROM transaction_time) AS sales_hour,
-               count(*) AS items, sum(quantity) AS units
-        FROM marts.items_on(days) GROUP BY 1, 2
+        SELECT sales_date, sales_hour, count(*) AS items, sum(quantity) AS units
+        FROM refreshed_lines GROUP BY 1, 2
+    ), orders AS (
+        SELECT sales_date, sales_hour, count(*) AS orders, sum(total_cost) AS revenue,
+               count(DISTINCT customer_key) AS customers
+        FROM refreshed_transactions GROUP BY 1, 2
     ), by_hour AS (
         INSERT INTO marts.hourly_sales (sales_date, sales_hour, orders, items, units, revenue,
                                         customers)
         SELECT o.sales_date, o.sales_hour, o.orders, coalesce(l.items, 0), coalesce(l.units, 0),
                o.revenue, o.customers
-        FROM (
-            SELECT transaction_time::date AS sales_date,
-                   extract(hour FROM transaction_time) AS sales_hour, count(*) AS orders,
-                   sum(total_cost) AS revenue, count(DISTINCT customer_key) AS customers
-            FROM marts.transactions_on(days) GROUP BY 1, 2
-        ) o
-        LEFT JOIN lines l USING (sales_date, sales_hour)
+        FROM orders o LEFT JOIN lines l USING (sales_date, sales_hour)
     )
     INSERT INTO marts.daily_sales (sales_date, orders, items, units, revenue, customers)
     SELECT o.sales_date, o.orders, coalesce(l.items, 0), coalesce(l.units, 0), o.revenue,
            o.customers
     FROM (
-        SELECT transaction_time::date AS sales_date, count(*) AS orders,
-               sum(total_cost) AS revenue, count(DISTINCT customer_key) AS customers
-        FROM marts.transactions_on(days) GROUP BY 1
+        SELECT sales_date, count(*) AS orders, sum(total_cost) AS revenue,
+               count(DISTINCT customer_key) AS customers
+        FROM refreshed_transactions GROUP BY 1
     ) o
     LEFT JOIN (
         SELECT sales_date, sum(items) AS items, sum(units) AS units FROM lines GROUP BY 1
@@ -54,50 +64,50 @@ BEGIN
 
     DELETE FROM marts.product_daily_sales WHERE sales_date = ANY (days);
     INSERT INTO marts.product_daily_sales (sales_date, sku, orders, units, revenue)
-    SELECT transaction_time::date, sku, count(DISTINCT transaction_id), sum(quantity), sum(total)
-    FROM marts.items_on(days)
-    GROUP BY 1, 2;
+    SELECT sales_date, sku, count(DISTINCT transaction_id), sum(quantity), sum(total)
+    FROM refreshed_lines GROUP BY 1, 2;
 
     DELETE FROM marts.area_daily_sales WHERE sales_date = ANY (days);
     INSERT INTO marts.area_daily_sales (sales_date, country, city, postcode_district, orders,
                                         revenue)
-    SELECT transaction_time::date, delivery_country, delivery_city, delivery_postcode_district,
-           count(*), sum(total_cost)
-    FROM marts.transactions_on(days)
-    GROUP BY 1, 2, 3, 4;
+    SELECT sales_date, delivery_country, delivery_city, delivery_postcode_district, count(*),
+           sum(total_cost)
+    FROM refreshed_transactions GROUP BY 1, 2, 3, 4;
 
-    -- Customers who ordered on those days, before or after this refresh: their rows of those
-    -- days are recomputed from those days' transactions, their months from their days, their
-    -- lifetime from their months. Each level reads a bounded number of rows (a day's
-    -- transactions, 31 days, one row a month), however much the month or history holds.
-    customer_keys := ARRAY(
-        SELECT customer_key FROM marts.transactions_on(days)
-        UNION
-        SELECT customer_key FROM marts.customer_days WHERE sales_date = ANY (days)
-    );
+    -- The (customer, month) pairs those days touch, before or after this refresh: their days
+    -- are recomputed from the days' transactions, their months from their days, their lifetime
+    -- from their months. Each level reads a bounded number of rows (a day's transactions, 31
+    -- days, one row a month), however much the month or the history holds.
+    CREATE TEMP TABLE refreshed_customer_months ON COMMIT DROP AS
+    SELECT DISTINCT customer_key, date_trunc('month', sales_date)::date AS month
+    FROM (
+        SELECT customer_key, sales_date FROM refreshed_transactions
+        UNION ALL
+        SELECT customer_key, sales_date FROM marts.customer_days WHERE sales_date = ANY (days)
+    ) AS touched;
+    ANALYZE refreshed_customer_months;
     DELETE FROM marts.customer_days WHERE sales_date = ANY (days);
     INSERT INTO marts.customer_days (customer_key, sales_date, orders, revenue)
-    SELECT customer_key, transaction_time::date, count(*), sum(total_cost)
-    FROM marts.transactions_on(days)
-    GROUP BY 1, 2;
-    FOREACH month_start IN ARRAY ARRAY(SELECT DISTINCT date_trunc('month', d)::date
-                                       FROM unnest(days) AS d) LOOP
-        DELETE FROM marts.customer_months
-        WHERE customer_key = ANY (customer_keys) AND month = month_start;
-        INSERT INTO marts.customer_months (customer_key, month, first_order_date,
-                                           last_order_date, orders, revenue)
-        SELECT customer_key, month_start, min(sales_date), max(sales_date), sum(orders),
-               sum(revenue)
-        FROM marts.customer_days
-        WHERE customer_key = ANY (customer_keys)
-          AND sales_date >= month_start AND sales_date < month_start + interval '1 month'
-        GROUP BY customer_key;
-    END LOOP;
-    DELETE FROM marts.customer_orders WHERE customer_key = ANY (customer_keys);
+    SELECT customer_key, sales_date, count(*), sum(total_cost)
+    FROM refreshed_transactions GROUP BY 1, 2;
+    DELETE FROM marts.customer_months m USING refreshed_customer_months r
+    WHERE m.customer_key = r.customer_key AND m.month = r.month;
+    INSERT INTO marts.customer_months (customer_key, month, first_order_date, last_order_date,
+                                       orders, revenue)
+    SELECT r.customer_key, r.month, min(d.sales_date), max(d.sales_date), sum(d.orders),
+           sum(d.revenue)
+    FROM refreshed_customer_months r
+    JOIN marts.customer_days d
+      ON d.customer_key = r.customer_key
+     AND d.sales_date >= r.month AND d.sales_date < r.month + interval '1 month'
+    GROUP BY r.customer_key, r.month;
+    DELETE FROM marts.customer_orders o
+    WHERE o.customer_key IN (SELECT customer_key FROM refreshed_customer_months);
     INSERT INTO marts.customer_orders (customer_key, first_order_date, last_order_date, orders,
                                        revenue)
     SELECT customer_key, min(first_order_date), max(last_order_date), sum(orders), sum(revenue)
-    FROM marts.customer_months WHERE customer_key = ANY (customer_keys)
+    FROM marts.customer_months
+    WHERE customer_key IN (SELECT customer_key FROM refreshed_customer_months)
     GROUP BY customer_key;
 
     skus := ARRAY(
@@ -143,6 +153,7 @@ BEGIN
     FROM last_attempt a LEFT JOIN in_effect e ON e.source_file = a.source_file
     GROUP BY a.dataset, a.partition_date;
 
+    DROP TABLE refreshed_transactions, refreshed_lines, refreshed_customer_months;
     RETURN cardinality(days);
 END
 $$;
