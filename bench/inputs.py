@@ -1,4 +1,4 @@
-"""Benchmark inputs: landing zones holding a given number of transactions, from etl/generate/."""
+"""Benchmark inputs: landing zones holding a given number of transactions, from generate/."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from etl.generate import generate
+from generate import generate
 
 # Transactions per day of drops, by shape: every size has files of about the same size (a day's
 # 24 hourly files). The feed's own shape: an hour of about 13.5 transactions (the shared sample

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from etl.generate import DATASETS, GenerationReport, generate, main
+from generate import DATASETS, GenerationReport, generate, main
 
 LAYOUT = re.compile(
     r"date=\d{4}-\d{2}-\d{2}/hour=\d{2}/"

@@ -1,4 +1,4 @@
-"""The shipped sample is what the generator writes, and `python -m etl.generate` runs it."""
+"""The shipped sample is what the generator writes, and `python -m generate` runs it."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from etl.generate import generate
 from etl.settings import PROJECT_DIR
+from generate import generate
 
 RAW_DATA = PROJECT_DIR / "raw_data"
 SMALL = ["--days", "1", "--customers-per-hour", "2", "--transactions-per-hour", "4"]
@@ -30,7 +30,7 @@ def test_shipped_sample_is_what_the_defaults_write(tmp_path: Path) -> None:
 
 
 def test_python_dash_m_writes_and_refuses_to_mix_partitions(tmp_path: Path) -> None:
-    command = [sys.executable, "-m", "etl.generate", "--out", str(tmp_path / "cli"), *SMALL]
+    command = [sys.executable, "-m", "generate", "--out", str(tmp_path / "cli"), *SMALL]
     first = subprocess.run(command, cwd=PROJECT_DIR, capture_output=True, text=True)
     assert first.returncode == 0, first.stderr
     assert "transactions: 24 files" in first.stdout

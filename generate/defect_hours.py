@@ -5,8 +5,8 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
-from etl.generate.customers import Customer
-from etl.generate.defects import BROKEN_TRANSACTIONS
+from generate.customers import Customer
+from generate.defects import BROKEN_TRANSACTIONS
 
 
 @dataclass

@@ -10,15 +10,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from etl.generate.customers import Customer, Customers
-from etl.generate.defect_hours import DefectHours
-from etl.generate.defects import write_not_gzip, write_truncated
-from etl.generate.erasure_requests import ErasureFiles
-from etl.generate.files import write_lines
-from etl.generate.period import Period
-from etl.generate.products import Catalogue
-from etl.generate.report import GenerationReport
-from etl.generate.transactions import Transactions
+from generate.customers import Customer, Customers
+from generate.defect_hours import DefectHours
+from generate.defects import write_not_gzip, write_truncated
+from generate.erasure_requests import ErasureFiles
+from generate.files import write_lines
+from generate.period import Period
+from generate.products import Catalogue
+from generate.report import GenerationReport
+from generate.transactions import Transactions
 
 
 @dataclass

@@ -10,11 +10,11 @@ from __future__ import annotations
 import json
 import random
 
-from etl.generate.customers import Customer
-from etl.generate.people import email
-from etl.generate.randomness import Ids
-from etl.generate.report import GenerationReport
-from etl.generate.vocabulary import EMAIL_DOMAINS, FIRST_NAMES, LAST_NAMES
+from generate.customers import Customer
+from generate.people import email
+from generate.randomness import Ids
+from generate.report import GenerationReport
+from generate.vocabulary import EMAIL_DOMAINS, FIRST_NAMES, LAST_NAMES
 
 # Day (0 = the first day) -> the day's erasure-request files, as (file name, lines).
 ErasureFiles = dict[int, list[tuple[str, list[str]]]]

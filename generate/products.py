@@ -8,10 +8,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from etl.generate.money import format_money, parse_money
-from etl.generate.randomness import Ids, sample
-from etl.generate.report import GenerationReport
-from etl.generate.vocabulary import CATEGORIES, CATEGORY_WEIGHTS, PRODUCT_WORDS
+from generate.money import format_money, parse_money
+from generate.randomness import Ids, sample
+from generate.report import GenerationReport
+from generate.vocabulary import CATEGORIES, CATEGORY_WEIGHTS, PRODUCT_WORDS
 
 # The pence of a price, weighted as a shop prices: mostly .99 or round pounds.
 _PENCE = (99, 0, 50, 98, 95, 25, 10)

@@ -6,7 +6,7 @@ import json
 import random
 from typing import Any
 
-from etl.generate.vocabulary import (
+from generate.vocabulary import (
     EIRCODE_CHARS,
     HOUSE_NAMES,
     IE_COUNTRY,

@@ -5,17 +5,17 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
-from etl.generate.addresses import address, delivery
-from etl.generate.customers import plan_customers
-from etl.generate.defect_hours import DefectHours, plan_defect_hours, plan_orphans_later
-from etl.generate.defects import add_broken_customers, add_broken_products
-from etl.generate.drops import Plan, write_drops
-from etl.generate.erasure_requests import plan_erasure_requests
-from etl.generate.period import Period
-from etl.generate.products import plan_catalogue
-from etl.generate.randomness import Ids, stream
-from etl.generate.report import GenerationReport
-from etl.generate.transactions import Transactions
+from generate.addresses import address, delivery
+from generate.customers import plan_customers
+from generate.defect_hours import DefectHours, plan_defect_hours, plan_orphans_later
+from generate.defects import add_broken_customers, add_broken_products
+from generate.drops import Plan, write_drops
+from generate.erasure_requests import plan_erasure_requests
+from generate.period import Period
+from generate.products import plan_catalogue
+from generate.randomness import Ids, stream
+from generate.report import GenerationReport
+from generate.transactions import Transactions
 
 DEFAULT_SEED = 7
 DEFAULT_START_DATE = date(2024, 1, 1)

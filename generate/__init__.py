@@ -1,7 +1,7 @@
 """Seeded synthetic landing-zone drops in the source feed's exact format, quirks and breakage.
 
 `generate(out, ...)` writes them and returns a `GenerationReport`; `main` is the command line,
-`python -m etl.generate`. Where each part lives:
+`python -m generate`. Where each part lives:
 
 - landing_zone: `generate` and its defaults, the order of the planning steps
 - drops: which file is written in which hour
@@ -13,8 +13,8 @@
 - vocabulary: word lists, places, phone formats; money, randomness: shared small pieces
 """
 
-from etl.generate.cli import main
-from etl.generate.landing_zone import (
+from generate.cli import main
+from generate.landing_zone import (
     DEFAULT_COMPRESSLEVEL,
     DEFAULT_CUSTOMERS_PER_HOUR,
     DEFAULT_DAYS,
@@ -24,7 +24,7 @@ from etl.generate.landing_zone import (
     DEFAULT_TRANSACTIONS_PER_HOUR,
     generate,
 )
-from etl.generate.report import DATASETS, GenerationReport
+from generate.report import DATASETS, GenerationReport
 
 __all__ = [
     "DATASETS",

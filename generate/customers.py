@@ -14,10 +14,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from etl.generate.people import moved, new_customer
-from etl.generate.period import Period
-from etl.generate.randomness import Ids, sample
-from etl.generate.report import GenerationReport
+from generate.people import moved, new_customer
+from generate.period import Period
+from generate.randomness import Ids, sample
+from generate.report import GenerationReport
 
 _CUSTOMER_FILE_CHANCE = 0.5
 _UPDATE_CHANCE = 0.3

@@ -14,13 +14,13 @@ import zlib
 from collections.abc import Iterable
 from pathlib import Path
 
-from etl.generate.files import write_lines
-from etl.generate.money import format_money, parse_money
-from etl.generate.people import new_customer
-from etl.generate.period import Period
-from etl.generate.products import new_product
-from etl.generate.randomness import Ids
-from etl.generate.report import GenerationReport
+from generate.files import write_lines
+from generate.money import format_money, parse_money
+from generate.people import new_customer
+from generate.period import Period
+from generate.products import new_product
+from generate.randomness import Ids
+from generate.report import GenerationReport
 
 # Each kind of broken transaction line, and the report kind it is counted under.
 BROKEN_TRANSACTIONS = {

@@ -6,9 +6,9 @@ import random
 from datetime import date, timedelta
 from typing import Any
 
-from etl.generate.addresses import address
-from etl.generate.randomness import Ids
-from etl.generate.vocabulary import (
+from generate.addresses import address
+from generate.randomness import Ids
+from generate.vocabulary import (
     EMAIL_DOMAINS,
     FIRST_NAMES,
     IE_NUMBERS,

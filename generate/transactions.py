@@ -15,14 +15,14 @@ from collections.abc import Iterator
 from datetime import datetime, time
 from itertools import accumulate
 
-from etl.generate.addresses import delivery
-from etl.generate.customers import Customer
-from etl.generate.defect_hours import DefectHours
-from etl.generate.defects import broken_transaction
-from etl.generate.money import format_money
-from etl.generate.period import Period
-from etl.generate.randomness import Ids
-from etl.generate.report import GenerationReport
+from generate.addresses import delivery
+from generate.customers import Customer
+from generate.defect_hours import DefectHours
+from generate.defects import broken_transaction
+from generate.money import format_money
+from generate.period import Period
+from generate.randomness import Ids
+from generate.report import GenerationReport
 
 _ITEM_COUNTS = tuple(range(1, 11))
 _ITEM_COUNT_CUM = (39, 51, 63, 75, 87, 89.5, 92, 94.5, 97, 100)

@@ -1,4 +1,4 @@
-"""The generator's command line: `python -m etl.generate --out DIR [options]`."""
+"""The generator's command line: `python -m generate --out DIR [options]`."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from etl.generate.landing_zone import (
+from generate.landing_zone import (
     DEFAULT_COMPRESSLEVEL,
     DEFAULT_CUSTOMERS_PER_HOUR,
     DEFAULT_DAYS,
