@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install run dagster api bench bench-scale test lint format lock clean
+.PHONY: install run dagster api bench bench-scale docs test lint format lock clean
 
 $(BIN)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,10 @@ api: install
 
 test: install
 	$(BIN)/pytest
+
+# The documentation site (docs/, mkdocs.yml) on http://127.0.0.1:8001, rebuilt as pages change.
+docs: install
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve --dev-addr 127.0.0.1:8001
 
 # Throughput and memory of the pipeline against bare COPY, row-by-row inserts and dlt (see README).
 # Override e.g. BENCH_ARGS="--sizes 100000,1000000 --repeats 3 --database-url postgresql://...".
