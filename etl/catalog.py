@@ -10,8 +10,6 @@ from datetime import date
 
 import psycopg
 
-from etl.load_log import IN_EFFECT_STATUSES
-
 # The table a dataset's loads fill, one row per record kept: what its orchestrator asset is.
 # A catalogue's day is its rows of product_catalogue (warehouse.products is derived from them).
 TABLES = {
@@ -57,16 +55,19 @@ def rows_by_folder(
     """Rows the dataset's table holds now from the loaded landing files of `days`, by landing
     folder (date, hour). A folder whose rows later files took over counts 0; a folder with no
     loaded file is absent."""
+    days = sorted(set(days))
+    if not days:
+        return {}
     rows = conn.execute(
         f"""
         SELECT f.partition_date, f.partition_hour, count(t.source_file)
         FROM (
-            SELECT DISTINCT source_file, partition_date, partition_hour FROM ops.load_log
-            WHERE dataset = %s AND partition_date = ANY(%s) AND status = ANY(%s)
+            SELECT source_file, partition_date, partition_hour
+            FROM ops.loads_in_effect(%s, %s) WHERE dataset = %s AND partition_date = ANY(%s)
         ) f
         LEFT JOIN {_COUNTED_IN[dataset]} t USING (source_file)
         GROUP BY 1, 2
         """,
-        (dataset, sorted(set(days)), list(IN_EFFECT_STATUSES)),
+        (days[0], days[-1], dataset, days),
     )
     return {(day, hour): count for day, hour, count in rows}

@@ -17,12 +17,8 @@ import psycopg
 
 from etl import landing, schema_drift
 
-# The loads whose content is now in the warehouse: each file's latest that was not a failure.
-_IN_EFFECT = """
-    SELECT DISTINCT ON (source_file) *
-    FROM ops.load_log WHERE status IN ('loaded', 'rejected', 'scrubbed')
-    ORDER BY source_file, load_id DESC
-"""
+# The loads whose content is now in the warehouse (sql-scripts/definitions/060).
+_IN_EFFECT = "SELECT * FROM ops.loads_in_effect()"
 
 # Tables holding what loads produced, by the column naming the landing file, and the dataset
 # whose records_loaded bounds how many rows one file can have there.

@@ -24,7 +24,7 @@ import psycopg
 from etl import erasure, landing, load_log, locks, schema_drift, table_partitions
 from etl.dataset import CustomerErased, Dataset, LoadContext, MergeResult, TempTable
 from etl.landing import LandingFile, LandingFileError
-from etl.load_log import FileLoad
+from etl.load_log import FileLoad, LoadStatus
 from etl.settings import DEFAULT_SCHEMA_CONTRACT
 from etl.staging import CopyBuffer, create_temp_tables
 from etl.validation import RecordError, RecordRejected, decode
@@ -153,7 +153,7 @@ def _load(
         pending = []
         for index, (landing_file, checksum) in enumerate(zip(files, checksums, strict=True)):
             if previous.get(landing_file.relative_path) == checksum and not force:
-                loads[index] = FileLoad(landing_file, "unchanged", checksum)
+                loads[index] = FileLoad(landing_file, LoadStatus.UNCHANGED, checksum)
             else:
                 pending.append(index)
         if not pending:
@@ -192,7 +192,7 @@ def _file_load(
     if staged.rejected is not None:
         return FileLoad(
             landing_file,
-            "rejected",
+            LoadStatus.REJECTED,
             checksum,
             read=staged.read,
             quarantined=staged.quarantined,
@@ -201,7 +201,7 @@ def _file_load(
         )
     return FileLoad(
         landing_file,
-        "loaded",
+        LoadStatus.LOADED,
         checksum,
         read=staged.read,
         loaded=merged.loaded,
@@ -235,7 +235,7 @@ def record_failure(
         checksum = landing.checksum(landing_file.path)
     except OSError:
         checksum = "unreadable"
-    load = FileLoad(landing_file, "failed", checksum, error=_describe(error))
+    load = FileLoad(landing_file, LoadStatus.FAILED, checksum, error=_describe(error))
     table_partitions.ensure(conn, [table_partitions.month_of(landing_file.partition_date)])
     with conn.transaction():
         load_log.record_many(conn, [load], started_at)

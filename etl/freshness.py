@@ -23,7 +23,6 @@ from zoneinfo import ZoneInfo
 import psycopg
 
 from etl import landing
-from etl.load_log import IN_EFFECT_STATUSES
 
 # An hourly partition is due this long after its hour ends, a daily one at this hour of its day.
 HOURLY_GRACE = timedelta(minutes=15)
@@ -115,11 +114,7 @@ def freshness(
     tz = ZoneInfo(timezone)
     loaded: dict[str, set[Partition]] = {name: set() for name in FEEDS}
     rows = conn.execute(
-        """
-        SELECT DISTINCT dataset, partition_date, partition_hour FROM ops.load_log
-        WHERE status = ANY(%s)
-        """,
-        (list(IN_EFFECT_STATUSES),),
+        "SELECT DISTINCT dataset, partition_date, partition_hour FROM ops.loads_in_effect()"
     )
     for dataset, day, hour in rows:
         if dataset in FEEDS:

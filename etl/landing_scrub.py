@@ -12,7 +12,7 @@ from __future__ import annotations
 import gzip
 import os
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -22,7 +22,7 @@ import psycopg
 from etl import landing, load_log, table_partitions
 from etl.erasure import SUBJECT_FIELDS, ErasedCustomers, erased_customers
 from etl.landing import LandingFile
-from etl.load_log import FileLoad
+from etl.load_log import FileLoad, LoadStatus
 
 ERASED_MARKER = "[erased]"
 _SCRUBBED_DATASETS = ("customers", "transactions", "erasure-requests")
@@ -53,9 +53,18 @@ def scrub_landing(conn: psycopg.Connection, root: Path, key: bytes) -> list[Scru
         # a file never loaded may be of a month the load log has no partition for yet
         table_partitions.ensure(conn, [table_partitions.month_of(landing_file.partition_date)])
         with conn.transaction():
+            # The warehouse holds what the earlier load stored (less what the erasure removed):
+            # its counts still describe how those rows came in.
+            before = load_log.in_effect(conn, landing_file)
             load_log.record_many(
                 conn,
-                [FileLoad(landing_file, "scrubbed", landing.checksum(landing_file.path))],
+                [
+                    replace(
+                        before or FileLoad(landing_file, LoadStatus.SCRUBBED, ""),
+                        status=LoadStatus.SCRUBBED,
+                        checksum=landing.checksum(landing_file.path),
+                    )
+                ],
                 datetime.now(UTC),
             )
         scrubbed.append(result)

@@ -5,19 +5,32 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 
 import psycopg
 
 from etl.landing import LandingFile
 
 
+class LoadStatus(StrEnum):
+    """What became of a landing file (ops.load_log.status; `unchanged` is never logged)."""
+
+    # its records are in the warehouse or quarantine
+    LOADED = "loaded"
+    # it could not be read whole: every record read from it is in quarantine
+    REJECTED = "rejected"
+    # an error interrupted its load: nothing of it was kept, the next run tries again
+    FAILED = "failed"
+    # `warehouse erase --scrub-landing` rewrote it without erased customers; the warehouse holds
+    # what the new content says, and the load it follows is still what its counts describe
+    SCRUBBED = "scrubbed"
+    # loaded before with the same checksum: left alone
+    UNCHANGED = "unchanged"
+
+
 @dataclass(frozen=True)
 class FileLoad:
-    """The outcome of one landing file, as logged.
-
-    status is `loaded`, `rejected` or `failed`, or `unchanged` when the file was already loaded
-    with the same checksum (nothing is logged for an unchanged file).
-    """
+    """The outcome of one landing file, as logged (status: a LoadStatus)."""
 
     landing_file: LandingFile
     status: str
@@ -38,10 +51,6 @@ class FileLoad:
             )
 
 
-# The load-log statuses whose content is in the warehouse now: a file's latest load of one of
-# these is the load in effect (a `failed` load left nothing).
-IN_EFFECT_STATUSES = ("loaded", "rejected", "scrubbed")
-
 _COLUMNS = (
     "dataset", "partition_date", "partition_hour", "source_file", "checksum", "status",
     "records_read", "records_loaded", "records_duplicate", "records_quarantined",
@@ -52,20 +61,26 @@ _COLUMNS = (
 def loaded_checksums(conn: psycopg.Connection, files: Sequence[LandingFile]) -> dict[str, str]:
     """The checksum of each file's content now in the warehouse, by relative path (files that
     never loaded are absent)."""
+    days = [f.partition_date for f in files]
     rows = conn.execute(
-        """
-        SELECT DISTINCT ON (source_file) source_file, checksum FROM ops.load_log
-        WHERE source_file = ANY(%s) AND status = ANY(%s)
-          AND partition_date = ANY(%s)  -- the files' months: those partitions of the log only
-        ORDER BY source_file, load_id DESC
-        """,
-        (
-            [f.relative_path for f in files],
-            list(IN_EFFECT_STATUSES),
-            sorted({f.partition_date for f in files}),
-        ),
+        # the files' days bound the months of the log that are read
+        "SELECT source_file, checksum FROM ops.loads_in_effect(%s, %s) WHERE source_file = ANY(%s)",
+        (min(days), max(days), [f.relative_path for f in files]),
     )
     return dict(rows.fetchall())
+
+
+def in_effect(conn: psycopg.Connection, landing_file: LandingFile) -> FileLoad | None:
+    """The file's load in effect, as logged, or None when it never loaded."""
+    row = conn.execute(
+        """
+        SELECT status, checksum, records_read, records_loaded, records_duplicate,
+               records_quarantined, records_erased, records_scrubbed, orphans, error
+        FROM ops.loads_in_effect(%s, %s) WHERE source_file = %s
+        """,
+        (landing_file.partition_date, landing_file.partition_date, landing_file.relative_path),
+    ).fetchone()
+    return None if row is None else FileLoad(landing_file, *row)
 
 
 def record_many(conn: psycopg.Connection, loads: Sequence[FileLoad], started_at: datetime) -> None:

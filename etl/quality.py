@@ -42,10 +42,8 @@ _IN_WINDOW = """
 
 # The load behind each file's content now in the warehouse (as etl/status.py counts them).
 _CURRENT_LOADS = f"""
-    SELECT DISTINCT ON (source_file) *
-    FROM ops.load_log
-    WHERE dataset = %(dataset)s AND status IN ('loaded', 'rejected') AND {_IN_WINDOW}
-    ORDER BY source_file, load_id DESC
+    SELECT * FROM ops.loads_in_effect(%(first_day)s::date, %(last_day)s::date)
+    WHERE dataset = %(dataset)s AND {_IN_WINDOW}
 """
 
 
@@ -160,8 +158,7 @@ def accounting(conn: psycopg.Connection, dataset: str) -> Accounting:
             f"""
             SELECT count(*) FROM {table} t
             WHERE NOT EXISTS (
-                SELECT 1 FROM ops.load_log l
-                WHERE l.source_file = t.source_file AND l.status IN ('loaded', 'rejected')
+                SELECT 1 FROM ops.loads_in_effect() l WHERE l.source_file = t.source_file
             )
             """
         ).fetchone()[0]

@@ -37,7 +37,7 @@ from etl.database import (
 )
 from etl.dataset import Dataset
 from etl.landing import DATASETS
-from etl.load_log import FileLoad
+from etl.load_log import FileLoad, LoadStatus
 from etl.migrations import migrate
 from etl.settings import Settings
 
@@ -105,7 +105,7 @@ class RunSummary:
                 landing_file.partition_hour,
             )
             self.folders.setdefault(folder, DatasetSummary()).add(load)
-        if load.status == "failed":
+        if load.status == LoadStatus.FAILED:
             self.failures.append(f"{load.landing_file.relative_path}: {load.error}")
 
     @property
@@ -206,7 +206,7 @@ def run(
 
 
 def _log_load(load: FileLoad) -> None:
-    if load.status != "unchanged":
+    if load.status != LoadStatus.UNCHANGED:
         log.info(
             "%s %s: read %d, loaded %d, duplicate %d, quarantined %d, erased %d, orphans %d",
             load.status,

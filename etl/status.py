@@ -22,9 +22,7 @@ DATASET_TABLES = {
 _LOAD_TOTALS = """
     WITH current_loads AS (
         -- the load behind each file's content now in the warehouse
-        SELECT DISTINCT ON (source_file) *
-        FROM ops.load_log WHERE status IN ('loaded', 'rejected')
-        ORDER BY source_file, load_id DESC
+        SELECT * FROM ops.loads_in_effect()
     )
     SELECT dataset,
            count(*) AS files,

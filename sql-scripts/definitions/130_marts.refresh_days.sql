@@ -137,9 +137,8 @@ BEGIN
     WITH logged AS (
         SELECT * FROM ops.load_log WHERE partition_date = ANY (days)
     ), in_effect AS (
-        SELECT DISTINCT ON (source_file) * FROM logged
-        WHERE status IN ('loaded', 'rejected')
-        ORDER BY source_file, load_id DESC
+        SELECT * FROM ops.loads_in_effect(days[1], days[cardinality(days)])
+        WHERE partition_date = ANY (days)
     ), last_attempt AS (
         SELECT DISTINCT ON (source_file) dataset, partition_date, source_file, status FROM logged
         ORDER BY source_file, load_id DESC
