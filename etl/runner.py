@@ -59,7 +59,7 @@ def dataset(name: str) -> Dataset:
     """The Dataset defined by etl/<name>_etl.py."""
     if name not in DATASETS:
         raise ValueError(f"unknown dataset {name!r}; known: {', '.join(DATASETS)}")
-    return importlib.import_module(f"etl.{name.replace('-', '_')}_etl").DATASET
+    return importlib.import_module(f"etl.datasets.{name.replace('-', '_')}").DATASET
 
 
 @dataclass

@@ -253,7 +253,7 @@ def test_two_files_merging_the_same_new_transaction_at_once_keep_the_earliest(
 ):
     """Transactions files merge in parallel: the one that commits second finds the other's copy
     of their common id after the race, and the copy from the earlier place stays."""
-    caplog.set_level(logging.INFO, logger="etl.transactions_etl")
+    caplog.set_level(logging.INFO, logger="etl.datasets.transactions")
     shared = "00000000-0000-4000-8000-000000000001"
     earlier = lz.write(tmp_path, "transactions", [lz.transaction(shared, "000001")], hour=1)
     later = lz.write(tmp_path, "transactions", [
