@@ -13,13 +13,8 @@ import psycopg
 from etl import locks
 from etl.pseudonym import customer_key, pseudonym
 
-# Where a record names its customer, per dataset.
-SUBJECT_FIELDS = {
-    "customers": "id",
-    "transactions": "customer_id",
-    "erasure-requests": "customer-id",
-}
-
+# A customer id in a line that may not even parse, under any field a dataset names its customer
+# by (etl.dataset.Dataset.subject_field: id, customer_id, customer-id).
 _SUBJECT_IN_RAW = re.compile(rb'"(?:id|customer_id|customer-id)"\s*:\s*"\s*([0-9]+)\s*"')
 _EMAIL_IN_RAW = re.compile(rb"[A-Za-z0-9._%+'-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
 
@@ -40,12 +35,12 @@ class ErasedCustomers:
             customer_id is not None and customer_key(customer_id.strip(), key) in self.customer_keys
         )
 
-    def covers_record(self, record: Any, dataset: str, key: bytes) -> bool:
-        """Whether a parsed record belongs to an erased customer."""
-        field = SUBJECT_FIELDS.get(dataset)
-        if not field or not isinstance(record, Mapping):
+    def covers_record(self, record: Any, subject_field: str | None, key: bytes) -> bool:
+        """Whether a parsed record, which names its customer by `subject_field`, belongs to an
+        erased customer."""
+        if not subject_field or not isinstance(record, Mapping):
             return False
-        value = record.get(field)
+        value = record.get(subject_field)
         return isinstance(value, str) and self.covers(value, key)
 
     def covers_raw(self, raw: bytes, key: bytes) -> bool:

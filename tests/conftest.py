@@ -20,7 +20,8 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from etl.database import start_embedded
 from etl.migrations import migrate
-from etl.runner import RunSummary, run
+from etl.run_summary import RunSummary
+from etl.runner import run
 from etl.settings import PROJECT_DIR, Settings
 
 SAMPLE_DATA = PROJECT_DIR.parent / "shared" / "sample_raw_data"

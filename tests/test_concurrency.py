@@ -17,10 +17,10 @@ import pytest
 
 from etl import landing as landing_zone
 from etl import table_partitions
+from etl.datasets import dataset
 from etl.file_load import load_files
 from etl.migrations import migrate
 from etl.pseudonym import customer_key
-from etl.runner import dataset
 from tests import landing_zone as lz
 from tests.conftest import TEST_KEY, load, order_free_checksums, table_checksums
 

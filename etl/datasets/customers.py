@@ -12,8 +12,7 @@ from typing import Any
 
 import psycopg
 
-from etl import cleaning, erasure, runner
-from etl.cli import standalone_main
+from etl import cleaning, erasure
 from etl.dataset import (
     CustomerErased,
     Dataset,
@@ -25,8 +24,6 @@ from etl.dataset import (
 )
 from etl.landing import LandingFile
 from etl.pseudonym import customer_key
-from etl.runner import RunSummary
-from etl.settings import Settings
 from etl.validation import RecordError, RecordRejected
 
 STAGING = staging_table(
@@ -181,6 +178,10 @@ def _excluded(columns: str) -> str:
 
 DATASET = Dataset(
     name="customers",
+    subject_field="id",
+    rows_table="warehouse.customers",
+    source_tables=("pii.customers", "warehouse.customers"),
+    counted_tables=("pii.customers",),
     staging=(STAGING,),
     working=(WINNERS,),
     to_staging=to_staging,
@@ -188,16 +189,3 @@ DATASET = Dataset(
     forget=forget,
     erases_on_arrival=True,
 )
-
-
-def run(settings: Settings | None = None, **options: Any) -> RunSummary:
-    """Load every customers landing file (options as for etl.runner.run: start, end, force)."""
-    return runner.run(settings or Settings.from_env(), (DATASET.name,), **options)
-
-
-def main() -> None:
-    standalone_main(DATASET)
-
-
-if __name__ == "__main__":
-    main()

@@ -15,8 +15,7 @@ from typing import Any
 import orjson
 import psycopg
 
-from etl import cleaning, erasure, runner
-from etl.cli import standalone_main
+from etl import cleaning, erasure
 from etl.dataset import (
     Dataset,
     LoadContext,
@@ -27,8 +26,6 @@ from etl.dataset import (
 )
 from etl.landing import LandingFile
 from etl.pseudonym import customer_key, pseudonym
-from etl.runner import RunSummary
-from etl.settings import Settings
 from etl.validation import RecordError, RecordRejected
 
 STAGING = staging_table(
@@ -133,22 +130,12 @@ def forget(conn: psycopg.Connection, files: Sequence[LandingFile]) -> None:
 
 DATASET = Dataset(
     name="erasure-requests",
+    subject_field="customer-id",
+    source_tables=("privacy.erasure_log",),
+    counted_tables=("privacy.erasure_log",),
     staging=(STAGING,),
     to_staging=to_staging,
     merge=carry_out,
     forget=forget,
     exclusive=True,
 )
-
-
-def run(settings: Settings | None = None, **options: Any) -> RunSummary:
-    """Carry out every erasure-request file (options as for etl.runner.run: start, end, force)."""
-    return runner.run(settings or Settings.from_env(), (DATASET.name,), **options)
-
-
-def main() -> None:
-    standalone_main(DATASET)
-
-
-if __name__ == "__main__":
-    main()

@@ -11,8 +11,7 @@ from typing import Any
 
 import psycopg
 
-from etl import cleaning, runner
-from etl.cli import standalone_main
+from etl import cleaning
 from etl.dataset import (
     Dataset,
     LoadContext,
@@ -23,8 +22,6 @@ from etl.dataset import (
     staging_table,
 )
 from etl.landing import LandingFile
-from etl.runner import RunSummary
-from etl.settings import Settings
 
 STAGING = staging_table(
     "stg_products",
@@ -136,22 +133,12 @@ def _refresh_current(conn: psycopg.Connection, skus_query: str) -> None:
 
 DATASET = Dataset(
     name="products",
+    rows_table="warehouse.products",
+    source_tables=("warehouse.product_catalogue", "warehouse.products"),
+    counted_tables=("warehouse.product_catalogue",),
     staging=(STAGING,),
     working=(WINNERS, FORGOTTEN),
     to_staging=to_staging,
     merge=merge,
     forget=forget,
 )
-
-
-def run(settings: Settings | None = None, **options: Any) -> RunSummary:
-    """Load every products landing file (options as for etl.runner.run: start, end, force)."""
-    return runner.run(settings or Settings.from_env(), (DATASET.name,), **options)
-
-
-def main() -> None:
-    standalone_main(DATASET)
-
-
-if __name__ == "__main__":
-    main()

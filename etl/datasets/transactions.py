@@ -16,8 +16,7 @@ from typing import Any
 
 import psycopg
 
-from etl import cleaning, runner
-from etl.cli import standalone_main
+from etl import cleaning
 from etl.dataset import (
     Dataset,
     LoadContext,
@@ -28,9 +27,8 @@ from etl.dataset import (
     staging_table,
 )
 from etl.landing import LandingFile
+from etl.orphan_rule import UNKNOWN_CUSTOMER, UNKNOWN_PRODUCT
 from etl.pseudonym import customer_key
-from etl.runner import RunSummary
-from etl.settings import Settings
 from etl.validation import RecordError, RecordRejected
 
 log = logging.getLogger(__name__)
@@ -247,22 +245,21 @@ def _merge(conn: psycopg.Connection) -> MergeResults:
     # Per file: its records staged, and of its stored transactions those kept without their
     # address (an erased customer's) and the orphans (a customer or a product not known).
     rows = conn.execute(
-        """
+        f"""
         WITH staged AS (
             SELECT file_number, count(*) AS records FROM stg_transactions GROUP BY file_number
         ),
         unknown_products AS (
             SELECT DISTINCT file_number, source_line FROM stg_transaction_items i
-            WHERE NOT EXISTS (SELECT 1 FROM warehouse.products p WHERE p.sku = i.sku)
+            WHERE {UNKNOWN_PRODUCT.format(i="i")}
         ),
         stored AS (
             SELECT w.file_number, count(*) AS loaded,
                    count(*) FILTER (WHERE w.delivery_address IS NULL) AS scrubbed,
                    count(*) FILTER (
                        WHERE u.source_line IS NOT NULL
-                          OR (w.delivery_address IS NOT NULL AND NOT EXISTS (
-                                  SELECT 1 FROM warehouse.customers c
-                                  WHERE c.customer_key = w.customer_key))
+                          OR (w.delivery_address IS NOT NULL  -- not an erased customer's
+                              AND {UNKNOWN_CUSTOMER.format(t="w")})
                    ) AS orphans
             FROM transaction_winners w LEFT JOIN unknown_products u USING (file_number, source_line)
             GROUP BY w.file_number
@@ -316,6 +313,11 @@ def _remove_stored(
 
 DATASET = Dataset(
     name="transactions",
+    subject_field="customer_id",
+    rows_table="warehouse.transactions",
+    source_tables=("warehouse.transactions",),
+    counted_tables=("warehouse.transactions",),
+    every_hour=True,
     staging=(STAGING, ITEMS_STAGING),
     working=(WINNERS, STORED_COPIES),
     to_staging=to_staging,
@@ -327,16 +329,3 @@ DATASET = Dataset(
     ),
     merges_concurrently=True,
 )
-
-
-def run(settings: Settings | None = None, **options: Any) -> RunSummary:
-    """Load every transactions landing file (options as for etl.runner.run: start, end, force)."""
-    return runner.run(settings or Settings.from_env(), (DATASET.name,), **options)
-
-
-def main() -> None:
-    standalone_main(DATASET)
-
-
-if __name__ == "__main__":
-    main()
