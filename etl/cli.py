@@ -261,7 +261,7 @@ def quarantine_show(source_file: str, line_number: int) -> None:
 @click.option(
     "--scrub-landing",
     is_flag=True,
-    help="Also rewrite the landing files without erased customers (see README).",
+    help="Also rewrite the landing files without erased customers (see docs/privacy.md).",
 )
 @click.option("--raw-data", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("-v", "--verbose", is_flag=True)
