@@ -296,13 +296,15 @@ def erase(scrub_landing: bool, raw_data: Path | None, verbose: bool) -> None:
 @click.option("--json", "as_json", is_flag=True)
 def verify_erasure(raw_data: Path | None, also_search: tuple[Path, ...], as_json: bool) -> None:
     """Search every table and every file the pipeline writes for erased customers' identifiers
-    (e-mail, phone, name with date of birth, address); exit 1 if any remain."""
+    (e-mail, phone, name with date of birth, address); exit 1 if any remain. A value found in
+    another customer's row (or, where no row names its customer, held by other customers in the
+    landing zone too) is shown as shared, not as a residue."""
     from etl.erasure_proof import erased_people, find_residue
 
     settings = _settings(raw_data)
     with _connection() as conn:
         people = erased_people(conn, settings)
-        residue = find_residue(conn, settings, also_search)
+        findings = find_residue(conn, settings, also_search)
     without = sum(1 for person in people if not person.identifiers)
     if as_json:
         click.echo(
@@ -310,7 +312,8 @@ def verify_erasure(raw_data: Path | None, also_search: tuple[Path, ...], as_json
                 {
                     "erased_customers": len(people),
                     "without_identifiers_in_landing_zone": without,
-                    "residue": [vars(r) for r in residue],
+                    "residue": [vars(found) for found in findings.residue],
+                    "shared": [vars(found) for found in findings.shared],
                 },
                 indent=2,
             )
@@ -320,10 +323,14 @@ def verify_erasure(raw_data: Path | None, also_search: tuple[Path, ...], as_json
             f"{len(people)} erased customers checked"
             + (f" ({without} with no identifiers left in the landing zone)" if without else "")
         )
-        for found in residue:
+        for found in findings.residue:
             click.echo(f"RESIDUE {found}")
-        click.echo("no residue" if not residue else f"{len(residue)} residues found")
-    sys.exit(1 if residue else 0)
+        for found in findings.shared:
+            click.echo(f"SHARED {found}")
+        verdict = f"{len(findings.residue)} residues found" if findings.residue else "no residue"
+        shared = f" ({len(findings.shared)} shared values, not residue)" if findings.shared else ""
+        click.echo(verdict + shared)
+    sys.exit(1 if findings.residue else 0)
 
 
 @main.command("rotate-key")

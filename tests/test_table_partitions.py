@@ -318,12 +318,12 @@ def test_verify_erasure_searches_the_archive_files(loaded, tmp_path):
             WHERE customer_id = '000001'
             """
         )
-        before = {residue.place for residue in find_residue(conn, settings)}
+        before = {residue.place for residue in find_residue(conn, settings).residue}
         # archives hold pseudonyms and areas, nothing that names the person
         assert not [place for place in before if str(archive) in place]
         planted = archive / "warehouse.transactions_2020-01.csv.gz"
         planted.write_bytes(gzip.compress(b"person000001@example.com\n"))
-        after = {residue.place for residue in find_residue(conn, settings)}
+        after = {residue.place for residue in find_residue(conn, settings).residue}
     assert after - before == {f"file {planted.resolve()}"}
 
 
