@@ -56,8 +56,9 @@ def test_the_first_use_records_the_key_and_a_replacement_takes_its_place(conn):
 def test_a_fresh_warehouse_records_the_pseudonym_key_on_its_first_run(new_database, tmp_path):
     url = new_database()
     lz.write(tmp_path / "landing", "customers", [lz.customer("000001")])
-    result = _invoke(warehouse, ["run", "--raw-data", str(tmp_path / "landing")], url, tmp_path,
-                     TEST_KEY)  # fmt: skip
+    result = _invoke(
+        warehouse, ["run", "--raw-data", str(tmp_path / "landing")], url, tmp_path, TEST_KEY
+    )
     assert result.exit_code == 0, result.output
     with psycopg.connect(url) as conn:
         recorded = conn.execute("SELECT name, fingerprint FROM ops.key_fingerprints").fetchall()
@@ -72,8 +73,14 @@ def test_after_a_key_rotation_the_old_key_is_refused_everywhere_and_the_new_one_
     lz.write(landing, "transactions", [lz.transaction(customer_id="000001")], hour=1)
     run = ["run", "--raw-data", str(landing)]
     assert _invoke(warehouse, run, database_url, tmp_path, TEST_KEY).exit_code == 0
-    rotated = _invoke(warehouse, ["rotate-key"], database_url, tmp_path, TEST_KEY,
-                      WAREHOUSE_NEW_PSEUDONYM_KEY=NEW_KEY.decode())  # fmt: skip
+    rotated = _invoke(
+        warehouse,
+        ["rotate-key"],
+        database_url,
+        tmp_path,
+        TEST_KEY,
+        WAREHOUSE_NEW_PSEUDONYM_KEY=NEW_KEY.decode(),
+    )
     assert rotated.exit_code == 0, rotated.output
 
     refusal = _refusal("WAREHOUSE_PSEUDONYM_KEY", NEW_KEY, TEST_KEY)
@@ -87,8 +94,15 @@ def test_after_a_key_rotation_the_old_key_is_refused_everywhere_and_the_new_one_
         refused = _invoke(warehouse, args, database_url, tmp_path, TEST_KEY)
         assert refused.exit_code != 0, args
         assert refusal in refused.output, args
-    api = _invoke(api_server, [], database_url, tmp_path, TEST_KEY,
-                  WAREHOUSE_API_TOKEN="a-token", WAREHOUSE_API_DATABASE_URL=None)  # fmt: skip
+    api = _invoke(
+        api_server,
+        [],
+        database_url,
+        tmp_path,
+        TEST_KEY,
+        WAREHOUSE_API_TOKEN="a-token",
+        WAREHOUSE_API_DATABASE_URL=None,
+    )
     assert api.exit_code != 0 and refusal in api.output
     with psycopg.connect(database_url) as conn:
         customers = conn.execute("SELECT customer_id FROM pii.customers").fetchall()
@@ -96,8 +110,9 @@ def test_after_a_key_rotation_the_old_key_is_refused_everywhere_and_the_new_one_
 
     again = _invoke(warehouse, run, database_url, tmp_path, NEW_KEY)
     assert again.exit_code == 0, again.output
-    doctor = _invoke(warehouse, ["doctor", "--raw-data", str(landing)], database_url, tmp_path,
-                     NEW_KEY)  # fmt: skip
+    doctor = _invoke(
+        warehouse, ["doctor", "--raw-data", str(landing)], database_url, tmp_path, NEW_KEY
+    )
     assert "is not the key" not in doctor.output
     with psycopg.connect(database_url) as conn:
         joined = conn.execute(
