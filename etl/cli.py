@@ -352,7 +352,8 @@ def verify_erasure(raw_data: Path | None, also_search: tuple[Path, ...], as_json
     help="Environment variable holding the new key.",
 )
 def rotate_key(new_key_env: str) -> None:
-    """Re-key every pseudonym from WAREHOUSE_PSEUDONYM_KEY to the new key, in one transaction."""
+    """Re-key every pseudonym from WAREHOUSE_PSEUDONYM_KEY to the new key, in one transaction;
+    from then on every command refuses the old key."""
     from etl.key_rotation import rotate_key as rotate
 
     settings = _settings()
@@ -363,7 +364,10 @@ def rotate_key(new_key_env: str) -> None:
         updated = rotate(conn, settings.pseudonym_key, new_key.encode())
     for table, rows in updated.items():
         click.echo(f"{table}: {rows} rows re-keyed")
-    click.echo(f"done: set WAREHOUSE_PSEUDONYM_KEY to the value of ${new_key_env} from now on")
+    click.echo(
+        f"done: set WAREHOUSE_PSEUDONYM_KEY to the value of ${new_key_env} from now on "
+        "(commands given the old key refuse to start)"
+    )
 
 
 @main.group("marts")
