@@ -19,7 +19,7 @@ from etl.cli import main as warehouse
 from etl.erasure_proof import find_residue
 from etl.landing import Window
 from tests import landing_zone as lz
-from tests.conftest import load, settings_for, table_checksums
+from tests.conftest import TEST_KEY, load, settings_for, table_checksums
 
 MONTHS = (date(2020, 1, 1), date(2020, 2, 1), date(2020, 3, 1))
 PARENTS = (
@@ -249,7 +249,7 @@ def test_detach_archives_old_months_and_later_loads_leave_them_out(loaded, tmp_p
     result = CliRunner().invoke(
         warehouse,
         ["partitions", "detach", "--before", "2020-03", "--archive", str(archive)],
-        env={"DATABASE_URL": loaded},
+        env={"DATABASE_URL": loaded, "WAREHOUSE_PSEUDONYM_KEY": TEST_KEY.decode()},
     )
     assert result.exit_code == 0, result.output
     assert "8 partitions detached" in result.output
@@ -279,7 +279,8 @@ def test_detach_archives_old_months_and_later_loads_leave_them_out(loaded, tmp_p
     assert set(summary.datasets["transactions"].files) == {"unchanged"}
     with psycopg.connect(loaded) as conn:
         assert conn.execute("SELECT count(*) FROM warehouse.transactions").fetchone()[0] == 1
-        listed = CliRunner().invoke(warehouse, ["partitions", "list"], env={"DATABASE_URL": loaded})
+        env = {"DATABASE_URL": loaded, "WAREHOUSE_PSEUDONYM_KEY": TEST_KEY.decode()}
+        listed = CliRunner().invoke(warehouse, ["partitions", "list"], env=env)
         assert "warehouse.transactions 2020-01 archived 1 rows" in listed.output
 
 
