@@ -10,7 +10,6 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
-from functools import cached_property
 from pathlib import Path
 from typing import BinaryIO
 
@@ -32,11 +31,13 @@ class LandingFileError(Exception):
     """A landing file cannot be read whole (not gzip, truncated, unreadable)."""
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True, order=True, slots=True)
 class LandingFile:
     """One drop in the landing zone.
 
-    Ordering is by relative path, which is chronological: date, hour, then file name.
+    Ordering is by relative path, which is chronological: date, hour, then file name. A run
+    holds one per drop of the landing zone (74,000 for a million transactions in the feed's
+    hourly files), so it keeps no more than its fields: slots, and no cached Path.
     """
 
     relative_path: str
@@ -45,7 +46,7 @@ class LandingFile:
     partition_date: date
     partition_hour: int
 
-    @cached_property
+    @property
     def path(self) -> Path:
         return self.root / self.relative_path
 
