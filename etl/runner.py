@@ -27,7 +27,7 @@ from tenacity import (
 )
 from tqdm import tqdm
 
-from etl import file_load, landing, marts, table_partitions
+from etl import encryption_upgrade, erasure, file_load, landing, marts, quarantine, table_partitions
 from etl.database import (
     connect,
     database_url,
@@ -36,6 +36,7 @@ from etl.database import (
     is_transient,
 )
 from etl.dataset import Dataset
+from etl.keystore import Keystore, keystore_url
 from etl.landing import DATASETS
 from etl.load_log import FileLoad, LoadStatus
 from etl.migrations import migrate
@@ -149,7 +150,10 @@ def run(
     fault fails: it is logged and the run goes on. When the database stays out of reach beyond
     the retry bound, the run stops and says so in `aborted`. `force` reloads files even when
     their content has not changed since they were loaded (a replay).
-    The run ends by refreshing the marts for the days its loads changed (etl/marts.py).
+    Before loading and after, the data keys of erased customers whose destruction a crash
+    interrupted are destroyed (etl/erasure.py); at the end, the quarantine's day keys past the
+    retention period too. The run ends by refreshing the marts for the days its loads changed
+    (etl/marts.py).
     With `workers` > 1 the batches of a dataset that allows it load in that many processes at
     once; every file of a dataset is loaded before the next dataset starts. With `by_folder`
     the summary also keeps the totals of each landing folder (RunSummary.folders).
@@ -159,12 +163,18 @@ def run(
     selected = tuple(name for name in DATASETS if name in set(datasets))
     scanned = landing.scan(settings.raw_data_dir, selected, window)
     conn = None
+    keys: Keystore | None = None
     pool: Executor | None = None
     try:
         for attempt in _retrying("migrating the warehouse"):
             with attempt:
                 conn = _reconnected(conn, url)
                 migrate(conn)
+                keys = keys or Keystore.open(
+                    keystore_url(settings.keystore_url, url), settings.master, url
+                )
+                encryption_upgrade.encrypt_plaintext(conn, keys, settings.pseudonym_key)
+                erasure.destroy_erased_keys(conn, keys)
                 # Every month the run's files are dated in, before any load starts: loads then
                 # seldom create a month while others merge (etl/table_partitions.py).
                 table_partitions.ensure(
@@ -182,9 +192,14 @@ def run(
                     _add(summary, progress, loads)
             else:
                 for batch in batches:
-                    conn, loads = _load_batch(conn, url, dataset(name), settings, batch, force)
+                    conn, loads = _load_batch(
+                        conn, url, dataset(name), settings, batch, force, keys
+                    )
                     _add(summary, progress, loads)
             progress.close()
+            conn = _reconnected(conn, url)
+            erasure.destroy_erased_keys(conn, keys)
+        quarantine.expire(conn, keys, settings.quarantine_retention_days)
         conn = _refresh_marts(conn, url)
     except DatabaseUnavailable as error:
         summary.aborted = str(error)
@@ -195,6 +210,8 @@ def run(
     finally:
         if conn is not None:
             conn.close()
+        if keys is not None:
+            keys.close()
         if pool is not None:
             pool.shutdown(cancel_futures=True)
     if summary.aborted:
@@ -238,6 +255,7 @@ def _load_batch(
     settings: Settings,
     files: list[landing.LandingFile],
     force: bool = False,
+    keys: Keystore | None = None,
 ) -> tuple[psycopg.Connection, list[FileLoad]]:
     """Load a batch of files, again from the start after a transient database error.
 
@@ -264,6 +282,7 @@ def _load_batch(
                         settings.pseudonym_key,
                         force,
                         settings.schema_contracts[dataset_.name],
+                        keys,
                     )
                 except psycopg.Error as error:
                     if len(files) > 1 and is_connection_lost(error):
@@ -275,8 +294,8 @@ def _load_batch(
             "%s: %s; trying again in two halves", what, describe_error(interrupted.__cause__)
         )
         half = len(files) // 2
-        conn, first = _load_batch(conn, url, dataset_, settings, files[:half], force)
-        conn, second = _load_batch(conn, url, dataset_, settings, files[half:], force)
+        conn, first = _load_batch(conn, url, dataset_, settings, files[:half], force, keys)
+        conn, second = _load_batch(conn, url, dataset_, settings, files[half:], force, keys)
         return conn, first + second
     except Exception as error:  # one bad file must not stop the run
         if is_connection_lost(error):
@@ -289,7 +308,9 @@ def _load_batch(
             log.warning("%s: %s; loading its files one by one", what, describe_error(error))
             loads = []
             for landing_file in files:
-                conn, loaded = _load_batch(conn, url, dataset_, settings, [landing_file], force)
+                conn, loaded = _load_batch(
+                    conn, url, dataset_, settings, [landing_file], force, keys
+                )
                 loads += loaded
             return conn, loads
         log.exception("failed to load %s", what)
@@ -366,6 +387,7 @@ def _retrying(what: str) -> Retrying:
 # parallel loads of one dataset apart where they touch the same keys.
 _worker_url = ""
 _worker_conn: psycopg.Connection | None = None
+_worker_keys: Keystore | None = None
 
 
 def _worker_pool(url: str, workers: int) -> Executor:
@@ -404,9 +426,13 @@ def _die_with(parent_pid: int) -> None:
 def _load_in_worker(
     name: str, settings: Settings, files: list[landing.LandingFile], force: bool
 ) -> list[FileLoad]:
-    global _worker_conn
+    global _worker_conn, _worker_keys
+    if _worker_keys is None:
+        _worker_keys = Keystore.open(
+            keystore_url(settings.keystore_url, _worker_url), settings.master, _worker_url
+        )
     _worker_conn, loads = _load_batch(
-        _worker_conn, _worker_url, dataset(name), settings, files, force
+        _worker_conn, _worker_url, dataset(name), settings, files, force, _worker_keys
     )
     return loads
 

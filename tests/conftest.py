@@ -19,6 +19,8 @@ import pytest
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from etl.database import start_embedded
+from etl import keystore
+from etl.keystore import SUFFIX as KEYSTORE_SUFFIX
 from etl.migrations import migrate
 from etl.runner import RunSummary, run
 from etl.settings import PROJECT_DIR, Settings
@@ -71,6 +73,8 @@ def new_database(server_url: str):
     with psycopg.connect(server_url, autocommit=True) as conn:
         for name in created:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            # the keystore a run made beside it (etl/keystore.py)
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}{KEYSTORE_SUFFIX}" WITH (FORCE)')
 
 
 @pytest.fixture
@@ -87,6 +91,13 @@ def database_url(new_database) -> str:
 def conn(database_url: str) -> Iterator[psycopg.Connection]:
     with psycopg.connect(database_url, autocommit=True) as connection:
         yield connection
+
+
+def create_keystore(database_url: str) -> None:
+    """Create the keystore beside the warehouse as its owner does (`warehouse db migrate`), for
+    tests that then load or erase as roles that may not create databases."""
+    with psycopg.connect(database_url) as conn:
+        keystore.beside(conn, Settings.from_env({}).master).close()
 
 
 def settings_for(database_url: str, raw_data: Path, home: Path | None = None) -> Settings:

@@ -24,7 +24,7 @@ from etl.pseudonym import customer_key
 from etl.runner import dataset
 from etl.settings import PROJECT_DIR, SQL_SCRIPTS_DIR
 from tests import landing_zone as lz
-from tests.conftest import TEST_KEY, load
+from tests.conftest import TEST_KEY, create_keystore, load
 
 EXAMPLES = sorted((SQL_SCRIPTS_DIR / "examples").glob("*.sql"))
 CENT = Decimal("0.01")
@@ -481,6 +481,7 @@ def test_the_loader_and_the_privacy_officer_need_no_privilege_on_the_marts(tmp_p
     _small_zone(tmp_path)
     request = {"customer-id": "000001", "email": "person000001@example.com"}
     lz.write(tmp_path, "erasure-requests", [request], day="2020-01-03")
+    create_keystore(database_url)
     as_loader = make_conninfo(database_url, user="warehouse_loader")
     _load_files(as_loader, tmp_path, ("customers", "transactions"))
     with psycopg.connect(as_loader) as conn:

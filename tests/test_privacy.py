@@ -17,9 +17,15 @@ from etl.erasure_proof import find_residue
 from etl.key_rotation import rotate_key
 from etl.landing_scrub import scrub_landing
 from etl.pseudonym import customer_key
-from etl.settings import DEVELOPMENT_PSEUDONYM_KEY, PROJECT_DIR, Settings, SettingsError
+from etl.settings import (
+    DEVELOPMENT_MASTER_KEY,
+    DEVELOPMENT_PSEUDONYM_KEY,
+    PROJECT_DIR,
+    Settings,
+    SettingsError,
+)
 from tests import landing_zone as lz
-from tests.conftest import TEST_KEY, load, settings_for, table_checksums
+from tests.conftest import TEST_KEY, create_keystore, load, settings_for, table_checksums
 
 ERASED_DAY_TOTALS = """
     SELECT transaction_time::date, count(*), sum(total_cost)
@@ -111,13 +117,14 @@ def test_verifier_finds_no_residue_after_erasure_and_finds_planted_residue(
     with psycopg.connect(url) as conn:
         assert find_residue(conn, settings) == []
         with conn.transaction(force_rollback=True):
+            # the payload is ciphertext now; a reason quoting the value is still plain text
             conn.execute(
                 """
                 INSERT INTO ops.quarantine (dataset, partition_date, source_file, line_number,
-                                            errors, payload)
-                SELECT 'customers', min(partition_date), 'planted', 1, '[]', %s FROM ops.load_log
+                                            errors)
+                SELECT 'customers', min(partition_date), 'planted', 1, %s FROM ops.load_log
                 """,
-                ('{"email": "jacobbarker@example.org"}',),
+                ('[{"path": "$.email", "message": "jacobbarker@example.org"}]',),
             )
             residue = find_residue(conn, settings)
         assert [(r.kind, r.place) for r in residue] == [("email", "table ops.quarantine")]
@@ -163,9 +170,16 @@ def test_production_refuses_the_development_key():
             {"WAREHOUSE_ENV": "production", "WAREHOUSE_PSEUDONYM_KEY": DEVELOPMENT_PSEUDONYM_KEY}
         )
     key = "k" * 40
-    assert Settings.from_env({"WAREHOUSE_ENV": "production", "WAREHOUSE_PSEUDONYM_KEY": key})
+    master_key = "ab" * 32
+    production = {"WAREHOUSE_ENV": "production", "WAREHOUSE_PSEUDONYM_KEY": key}
+    with pytest.raises(SettingsError, match="WAREHOUSE_MASTER_KEY"):
+        Settings.from_env({**production, "WAREHOUSE_MASTER_KEY": DEVELOPMENT_MASTER_KEY})
+    with pytest.raises(SettingsError, match="32 bytes"):
+        Settings.from_env({**production, "WAREHOUSE_MASTER_KEY": "too short"})
+    assert Settings.from_env({**production, "WAREHOUSE_MASTER_KEY": master_key})
     dotenv = (PROJECT_DIR / ".env").read_text()
     assert f"WAREHOUSE_PSEUDONYM_KEY={DEVELOPMENT_PSEUDONYM_KEY}\n" in dotenv
+    assert f"WAREHOUSE_MASTER_KEY={DEVELOPMENT_MASTER_KEY}\n" in dotenv
 
 
 def test_analyst_cannot_read_personal_data_and_the_loader_can(tmp_path, database_url):
@@ -352,6 +366,7 @@ def test_the_loader_loads_and_the_privacy_officer_erases_with_their_own_roles(
     broken = json.dumps(lz.customer("000001", last_change="not a date"))
     lz.write(tmp_path, "customers", [lz.customer("000001"), broken])
     lz.write(tmp_path, "transactions", [lz.transaction(customer_id="000001")], hour=1)
+    create_keystore(database_url)
     as_loader = make_conninfo(database_url, user="warehouse_loader")
     summary = load(as_loader, tmp_path, datasets=("products", "customers", "transactions"))
     assert summary.ok, summary.render()
