@@ -179,3 +179,10 @@ def resolve_pending(conn: psycopg.Connection, arrived: str, key: bytes) -> set[s
 
 def _delete(conn: psycopg.Connection, table: str, condition: str, *params: str) -> int:
     return conn.execute(f"DELETE FROM {table} WHERE {condition}", params).rowcount
+
+
+def keys_remaining(conn: psycopg.Connection, keystore: Keystore) -> list[str]:
+    """Pseudonyms of erased customers whose data key the keystore still holds (a destruction
+    not completed yet, or a key restored from a backup of the keystore)."""
+    erased = [row[0] for row in conn.execute("SELECT customer_key FROM privacy.erased_customers")]
+    return sorted(keystore.customer_keys(erased)) if erased else []

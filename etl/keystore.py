@@ -123,6 +123,12 @@ class Keystore:
     def close(self) -> None:
         self.conn.close()
 
+    def __enter__(self) -> Keystore:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
     def fingerprint(self) -> str:
         """The fingerprint of the master key the keystore's keys are wrapped by."""
         return self.conn.execute("SELECT fingerprint FROM keystore.master_key").fetchone()[0]

@@ -6,6 +6,7 @@ each database fixture creates a fresh database on it and drops it afterwards.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
@@ -17,12 +18,16 @@ from pathlib import Path
 import psycopg
 import pytest
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg.rows import dict_row
 
+from etl import keystore, quarantine
 from etl.database import start_embedded
-from etl import keystore
 from etl.keystore import SUFFIX as KEYSTORE_SUFFIX
+from etl.keystore import KeyRing
 from etl.migrations import migrate
+from etl.pseudonym import customer_key
 from etl.runner import RunSummary, run
+from etl.sealing import open_value
 from etl.settings import PROJECT_DIR, Settings
 
 SAMPLE_DATA = PROJECT_DIR.parent / "shared" / "sample_raw_data"
@@ -141,13 +146,21 @@ WAREHOUSE_SCHEMAS = ("warehouse", "pii", "ops", "privacy")
 # The migrator's records of what it applied, which no load writes.
 MIGRATION_RECORDS = ("schema_migrations", "schema_definitions")
 # Columns that differ between equal warehouses: ids and times of the loads themselves.
-VOLATILE_COLUMNS = {"load_id", "started_at", "finished_at", "processed_at", "erased_at"}
+VOLATILE_COLUMNS = {
+    "load_id", "started_at", "finished_at", "processed_at", "erased_at", "key_destroyed_at",
+}  # fmt: skip
+# Tables holding ciphertext: equal warehouses have other keys (keystores of their own), so
+# their rows are compared decrypted.
+SEALED_TABLES = {"pii.customers", "pii.delivery_addresses", "ops.quarantine"}
 
 
-def table_checksums(url: str, schemas: tuple[str, ...] = WAREHOUSE_SCHEMAS) -> dict[str, str]:
-    """md5 of every table's rows (sorted, volatile columns left out), keyed by table name."""
+def table_checksums(
+    url: str, schemas: tuple[str, ...] = WAREHOUSE_SCHEMAS, pseudonym_key: bytes = TEST_KEY
+) -> dict[str, str]:
+    """md5 of every table's rows (sorted, volatile columns left out, personal data decrypted),
+    keyed by table name."""
     checksums = {}
-    with psycopg.connect(url) as conn:
+    with psycopg.connect(url) as conn, keystore.beside(conn, Settings.from_env({}).master) as keys:
         tables = conn.execute(
             """
             SELECT table_schema, table_name FROM information_schema.tables
@@ -170,6 +183,14 @@ def table_checksums(url: str, schemas: tuple[str, ...] = WAREHOUSE_SCHEMAS) -> d
                 if row[0] not in VOLATILE_COLUMNS
             ]
             column_list = ", ".join(f'"{c}"' for c in columns)
+            if f"{schema}.{table}" in SEALED_TABLES:
+                rows = sorted(
+                    repr(row)
+                    for row in opened_rows(conn, KeyRing(keys), f"{schema}.{table}", pseudonym_key)
+                )
+                digest = hashlib.md5("\n".join(rows).encode()).hexdigest() if rows else ""
+                checksums[f"{schema}.{table}"] = f"{len(rows)}:{digest}"
+                continue
             checksums[f"{schema}.{table}"] = conn.execute(
                 f"""
                 SELECT count(*) || ':'
@@ -178,6 +199,50 @@ def table_checksums(url: str, schemas: tuple[str, ...] = WAREHOUSE_SCHEMAS) -> d
                 """
             ).fetchone()[0]
     return checksums
+
+
+def opened_rows(
+    conn: psycopg.Connection, keys: KeyRing, table: str, pseudonym_key: bytes = TEST_KEY
+) -> list[dict[str, object]]:
+    """The rows of a table holding ciphertext, decrypted (volatile columns left out)."""
+    cursor = conn.cursor(row_factory=dict_row)
+    rows = cursor.execute(f"SELECT * FROM {table}").fetchall()
+    opened = []
+    for row in rows:
+        row = {k: v for k, v in row.items() if k not in VOLATILE_COLUMNS}
+        if table == "ops.quarantine":
+            row["payload"] = quarantine.show(
+                conn, keys, row["source_file"], row["line_number"]
+            ).payload
+        else:
+            owner = row["customer_id"]
+            subject_key = row.get("customer_key") or customer_key(owner, pseudonym_key)
+            cipher = keys.customers([subject_key]).get(subject_key)
+            for column, value in row.items():
+                if isinstance(value, bytes):
+                    row[column] = open_value(cipher, value, f"{table}.{column}", owner)
+        opened.append(row)
+    return opened
+
+
+def decrypted(
+    conn: psycopg.Connection, table: str, pseudonym_key: bytes = TEST_KEY
+) -> list[dict[str, object]]:
+    """The rows of pii.customers, pii.delivery_addresses or ops.quarantine, decrypted with the
+    keystore beside the warehouse."""
+    with keystore.beside(conn, Settings.from_env({}).master) as keys:
+        return opened_rows(conn, KeyRing(keys), table, pseudonym_key)
+
+
+def quarantined_payload(conn: psycopg.Connection, line_number: int, source_file: str | None = None):
+    """The decrypted payload of a quarantined line (the one line of that number, or of that
+    file and number)."""
+    [row] = [
+        row
+        for row in decrypted(conn, "ops.quarantine")
+        if row["line_number"] == line_number and source_file in (None, row["source_file"])
+    ]
+    return row["payload"]
 
 
 def database_name(url: str) -> str:
