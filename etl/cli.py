@@ -16,7 +16,6 @@ from typing import Any
 
 import click
 
-from etl.dataset import Dataset
 from etl.landing import DATASETS
 from etl.settings import Settings, SettingsError
 
@@ -128,15 +127,16 @@ def run(
     _run(datasets or DATASETS, raw_data, start, end, verbose, force, workers)
 
 
-def standalone_main(dataset: Dataset) -> None:
-    """`python -m etl.<dataset>_etl`: load that one dataset, without Dagster."""
+def standalone_main(name: str) -> None:
+    """`python -m etl.<dataset>_etl`: load that one dataset (its landing-file name), without
+    Dagster."""
 
-    @click.command(help=f"Load the {dataset.name} landing files into the warehouse.")
+    @click.command(help=f"Load the {name} landing files into the warehouse.")
     @run_options
     def command(
         raw_data: Path | None, start, end, verbose: bool, force: bool, workers: int
     ) -> None:
-        _run((dataset.name,), raw_data, start, end, verbose, force, workers)
+        _run((name,), raw_data, start, end, verbose, force, workers)
 
     command()
 

@@ -105,6 +105,15 @@ class Dataset:
 
     Attributes:
         name: the landing file name without extension, and the schema's name.
+        subject_field: the field of a record that names its customer (the erased are matched
+            by it), or None when records name nobody.
+        rows_table: the table whose rows its loads produce, as `warehouse status` counts them.
+        source_tables: the tables whose rows name the landing file they came from
+            (`source_file`): a row whose file has no load in effect is unaccounted for.
+        counted_tables: of those, the ones where a file leaves at most as many rows as its load
+            logged loaded (elsewhere rows are current versions that later files may take over).
+        every_hour: a file arrives every hour, so a missing hour is a gap in the feed (customers
+            come only when some changed; the catalogue daily).
         staging: the temporary tables clean records are copied into (see `staging_table`).
         working: other temporary tables its merge fills (winners and the like).
         to_staging: a schema-valid record and its line number -> staging rows (pure; raises
@@ -132,6 +141,11 @@ class Dataset:
     merge: Callable[[psycopg.Connection, LoadContext], MergeResults]
     forget: Callable[[psycopg.Connection, Sequence[LandingFile]], None]
     working: tuple[TempTable, ...] = ()
+    subject_field: str | None = None
+    rows_table: str | None = None
+    source_tables: tuple[str, ...] = ()
+    counted_tables: tuple[str, ...] = ()
+    every_hour: bool = False
     exclusive: bool = False
     erases_on_arrival: bool = False
     staged_months: str | None = None

@@ -15,25 +15,13 @@ from pathlib import Path
 
 import psycopg
 
-from etl import landing, schema_drift
+from etl import datasets, landing, schema_drift
 
 # The loads whose content is now in the warehouse (sql-scripts/definitions/060).
 _IN_EFFECT = "SELECT * FROM ops.loads_in_effect()"
 
-# Tables holding what loads produced, by the column naming the landing file, and the dataset
-# whose records_loaded bounds how many rows one file can have there.
-_SOURCED_TABLES = {
-    "warehouse.product_catalogue": "products",
-    "warehouse.products": None,
-    "warehouse.customers": None,
-    "pii.customers": "customers",
-    "warehouse.transactions": "transactions",
-    "privacy.erasure_log": "erasure-requests",
-    "ops.quarantine": None,
-}
-
-# Datasets that arrive every hour, for gaps in the feed (customers come only when they change).
-_HOURLY = ("transactions",)
+# Tables whose rows name the landing file they came from: the datasets' own, and the quarantine.
+_SOURCED_TABLES = (*(t for d in datasets.DATASETS for t in d.source_tables), "ops.quarantine")
 
 
 @dataclass(frozen=True)
@@ -96,7 +84,7 @@ def _landing_zone(conn: psycopg.Connection, root: Path) -> Iterator[Finding]:
             "loaded, but no longer in the landing zone",
             problem=False,
         )
-    for name in _HOURLY:
+    for name in (d.name for d in datasets.DATASETS if d.every_hour):
         hours = sorted(
             {datetime.combine(d.partition_date, time(d.partition_hour))
              for d in drops if d.dataset == name}
@@ -141,9 +129,7 @@ def _counts(conn: psycopg.Connection) -> Iterator[Finding]:
             source_file,
             f"load {load_id}: read <> loaded + duplicate + quarantined + erased",
         )
-    for table, dataset in _SOURCED_TABLES.items():
-        if dataset is None:
-            continue
+    for dataset, table in ((d.name, t) for d in datasets.DATASETS for t in d.counted_tables):
         # Later loads can take rows over from a file (an earlier place wins), never add to it.
         rows = conn.execute(
             f"""

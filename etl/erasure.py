@@ -13,13 +13,6 @@ from etl import locks, quarantine, subjects
 from etl.keystore import Keystore
 from etl.pseudonym import customer_key
 
-# Where a record names its customer, per dataset.
-SUBJECT_FIELDS = {
-    "customers": "id",
-    "transactions": "customer_id",
-    "erasure-requests": "customer-id",
-}
-
 
 @dataclass(frozen=True)
 class ErasedCustomers:
@@ -37,12 +30,12 @@ class ErasedCustomers:
             customer_id is not None and customer_key(customer_id.strip(), key) in self.customer_keys
         )
 
-    def covers_record(self, record: Any, dataset: str, key: bytes) -> bool:
-        """Whether a parsed record belongs to an erased customer."""
-        field = SUBJECT_FIELDS.get(dataset)
-        if not field or not isinstance(record, Mapping):
+    def covers_record(self, record: Any, subject_field: str | None, key: bytes) -> bool:
+        """Whether a parsed record, which names its customer by `subject_field`, belongs to an
+        erased customer."""
+        if not subject_field or not isinstance(record, Mapping):
             return False
-        value = record.get(field)
+        value = record.get(subject_field)
         return isinstance(value, str) and self.covers(value, key)
 
     def covers_raw(self, raw: bytes, key: bytes) -> bool:

@@ -362,7 +362,7 @@ def _names_erased_customer(
     context: LoadContext, dataset: Dataset, line: landing.Line, record: Any
 ) -> bool:
     key = context.pseudonym_key
-    if record is not None and context.erased.covers_record(record, dataset.name, key):
+    if record is not None and context.erased.covers_record(record, dataset.subject_field, key):
         return True
     return context.erased.covers_raw(line.raw, key)
 

@@ -19,18 +19,14 @@ from pathlib import Path
 import orjson
 import psycopg
 
-from etl import landing, load_log, table_partitions
-from etl.erasure import SUBJECT_FIELDS, ErasedCustomers, erased_customers
+from etl import datasets, landing, load_log, table_partitions
+from etl.erasure import ErasedCustomers, erased_customers
 from etl.landing import LandingFile
 from etl.load_log import FileLoad, LoadStatus
 
 ERASED_MARKER = "[erased]"
-_SCRUBBED_DATASETS = ("customers", "transactions", "erasure-requests")
-_SUBJECT_FIELDS = {
-    "customers": "id",
-    "transactions": "customer_id",
-    "erasure-requests": "customer-id",
-}
+# The datasets whose records name a customer.
+_SCRUBBED_DATASETS = tuple(d.name for d in datasets.DATASETS if d.subject_field)
 
 
 @dataclass(frozen=True)
@@ -81,7 +77,7 @@ def _scrub_file(
     except (OSError, EOFError):
         return None  # unreadable files load as rejected and keep nothing in the warehouse
     kept, removed, redacted = [], 0, 0
-    field = SUBJECT_FIELDS[landing_file.dataset]
+    field = datasets.dataset(landing_file.dataset).subject_field
     for line in lines:
         record = _parse(line)
         subject = record.get(field) if isinstance(record, dict) else None

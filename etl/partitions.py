@@ -11,7 +11,8 @@ from __future__ import annotations
 from datetime import date
 
 from etl.landing import Window
-from etl.runner import DatasetSummary, RunSummary, run
+from etl.run_summary import DatasetSummary, RunSummary
+from etl.runner import run
 from etl.settings import Settings
 
 

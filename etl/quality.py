@@ -1,5 +1,6 @@
-"""Data-quality measures of the warehouse, read with plain queries; the orchestrator's asset
-checks compare them with their thresholds."""
+"""Data-quality measures of the warehouse, read with plain queries: `warehouse status`,
+`warehouse doctor` and the orchestrator's asset checks (which compare them with thresholds) all
+measure through this module."""
 
 from __future__ import annotations
 
@@ -8,17 +9,11 @@ from datetime import datetime
 
 import psycopg
 
+from etl.datasets import dataset as dataset_named
 from etl.landing import Window
+from etl.orphan_rule import UNKNOWN_CUSTOMER, UNKNOWN_PRODUCT
 
 ANALYTICS_SCHEMA = "warehouse"
-
-# Where a dataset's loads leave rows that name their landing file (source_file).
-SOURCE_TABLES = {
-    "products": ("warehouse.product_catalogue",),
-    "customers": ("warehouse.customers", "pii.customers"),
-    "transactions": ("warehouse.transactions",),
-    "erasure-requests": ("privacy.erasure_log",),
-}
 
 # Column names that would hold a direct identifier. `postcode_district` (an area) and a
 # product's `name` are not identifiers; `postcode`, `delivery_address` and the like are.
@@ -162,7 +157,7 @@ def accounting(conn: psycopg.Connection, dataset: str) -> Accounting:
             )
             """
         ).fetchone()[0]
-        for table in SOURCE_TABLES[dataset]
+        for table in dataset_named(dataset).source_tables
     )
     return Accounting(files, read, accounted, without_load, beyond_count, rows_without_load)
 
@@ -288,29 +283,32 @@ class Orphans:
 
 
 def orphans(conn: psycopg.Connection, window: Window | None = None) -> Orphans:
-    """Orphans as etl.status counts them, except that an erased customer's transactions (kept
-    under their pseudonym) are counted apart rather than as having an unknown customer. Of the
-    transactions the files of a window's landing folders stored when given, else of all."""
+    """Orphans by the rule above, an erased customer's transactions (kept under their
+    pseudonym) counted apart. Of the transactions the files of a window's landing folders
+    stored when given, else of all."""
     scope, params = _transactions_in_scope(conn, window)
+    measured = (
+        "warehouse.transactions t"
+        if window is None
+        else f"warehouse.transactions t JOIN ({scope}) m USING (transaction_id, transaction_time)"
+    )
     row = conn.execute(
         f"""
-        WITH measured AS ({scope})
         SELECT count(*),
                count(*) FILTER (WHERE customer_unknown AND NOT erased),
                count(*) FILTER (WHERE EXISTS (
                    SELECT 1 FROM warehouse.transaction_items i
                    WHERE i.transaction_id = t.transaction_id
                      AND i.transaction_time = t.transaction_time  -- in its month only
-                     AND NOT EXISTS (SELECT 1 FROM warehouse.products p WHERE p.sku = i.sku)
+                     AND {UNKNOWN_PRODUCT.format(i="i")}
                )),
                count(*) FILTER (WHERE erased)
         FROM (
             SELECT transaction_id, transaction_time,
-                   NOT EXISTS (SELECT 1 FROM warehouse.customers c
-                               WHERE c.customer_key = t.customer_key) AS customer_unknown,
+                   {UNKNOWN_CUSTOMER.format(t="t")} AS customer_unknown,
                    EXISTS (SELECT 1 FROM privacy.erased_customers e
                            WHERE e.customer_key = t.customer_key) AS erased
-            FROM warehouse.transactions t JOIN measured m USING (transaction_id, transaction_time)
+            FROM {measured}
             WHERE t.transaction_time BETWEEN %(first)s AND %(last)s
         ) AS t
         """,

@@ -9,15 +9,8 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
-from etl import freshness, schema_drift
+from etl import datasets, freshness, quality, schema_drift
 from etl.settings import DEFAULT_TIMEZONE
-
-# The table whose rows a dataset's loads produce.
-DATASET_TABLES = {
-    "products": "warehouse.products",
-    "customers": "warehouse.customers",
-    "transactions": "warehouse.transactions",
-}
 
 _LOAD_TOTALS = """
     WITH current_loads AS (
@@ -45,31 +38,6 @@ _FAILED_FILES = """
     WHERE status = 'failed' GROUP BY dataset
 """
 
-_ORPHANS = """
-    SELECT
-        count(*) FILTER (WHERE NOT EXISTS (
-            SELECT 1 FROM warehouse.customers c WHERE c.customer_key = t.customer_key
-        ) AND NOT EXISTS (
-            SELECT 1 FROM privacy.erased_customers e WHERE e.customer_key = t.customer_key
-        )) AS unknown_customer,
-        count(*) FILTER (WHERE EXISTS (
-            SELECT 1 FROM warehouse.transaction_items i
-            WHERE i.transaction_id = t.transaction_id
-              AND i.transaction_time = t.transaction_time  -- in its month only
-              AND NOT EXISTS (SELECT 1 FROM warehouse.products p WHERE p.sku = i.sku)
-        )) AS unknown_product
-    FROM warehouse.transactions t
-"""
-
-
-def orphans(conn: psycopg.Connection) -> dict[str, int]:
-    """Transactions whose customer, or one of whose products, is not in the warehouse now.
-
-    An erased customer's transactions are not orphans: their customer is known, and gone.
-    """
-    unknown_customer, unknown_product = conn.execute(_ORPHANS).fetchone()
-    return {"unknown_customer": unknown_customer, "unknown_product": unknown_product}
-
 
 def status(
     conn: psycopg.Connection,
@@ -93,7 +61,8 @@ def status(
     for found in schema_drift.drift(conn):
         drifted.setdefault(found.dataset, []).append(found.as_json())
     report: dict[str, Any] = {}
-    for dataset in sorted(set(totals) | set(failed) | set(DATASET_TABLES)):
+    rows_tables = {d.name: d.rows_table for d in datasets.DATASETS if d.rows_table}
+    for dataset in sorted(set(totals) | set(failed) | set(rows_tables)):
         entry = {
             "files": 0,
             "files_rejected": 0,
@@ -111,12 +80,16 @@ def status(
         if dataset in fresh:
             entry["newest_partition"] = fresh[dataset].newest
             entry["overdue"] = [overdue.as_json() for overdue in fresh[dataset].overdue]
-        if dataset in DATASET_TABLES:
-            table = DATASET_TABLES[dataset]
+        if dataset in rows_tables:
+            table = rows_tables[dataset]
             entry["rows"] = conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
         if entry["last_load"] is not None:
             entry["last_load"] = entry["last_load"].isoformat()
         report[dataset] = entry
     if "transactions" in report:
-        report["transactions"]["orphans"] = orphans(conn)
+        found = quality.orphans(conn)
+        report["transactions"]["orphans"] = {
+            "unknown_customer": found.unknown_customer,
+            "unknown_product": found.unknown_product,
+        }
     return report

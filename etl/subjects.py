@@ -7,6 +7,8 @@ import re
 
 from etl.pseudonym import customer_key, pseudonym
 
+# A customer id under any field a dataset names its customer by (etl.dataset.Dataset.
+# subject_field: id, customer_id, customer-id).
 _SUBJECT_IN_RAW = re.compile(rb'"(?:id|customer_id|customer-id)"\s*:\s*"\s*([0-9]+)\s*"')
 _EMAIL_IN_RAW = re.compile(rb"[A-Za-z0-9._%+'-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
 

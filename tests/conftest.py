@@ -26,7 +26,8 @@ from etl.keystore import SUFFIX as KEYSTORE_SUFFIX
 from etl.keystore import KeyRing
 from etl.migrations import migrate
 from etl.pseudonym import customer_key
-from etl.runner import RunSummary, run
+from etl.run_summary import RunSummary
+from etl.runner import run
 from etl.sealing import open_value
 from etl.settings import PROJECT_DIR, Settings
 

@@ -9,9 +9,9 @@ import psycopg
 import pytest
 
 from etl import landing, staging, table_partitions
+from etl.datasets import dataset
 from etl.file_load import batches, load_files
 from etl.migrations import migrate
-from etl.runner import dataset
 from tests import landing_zone as lz
 from tests.conftest import TEST_KEY, load, order_free_checksums, table_checksums
 

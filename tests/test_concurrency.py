@@ -17,10 +17,10 @@ import pytest
 
 from etl import landing as landing_zone
 from etl import table_partitions
+from etl.datasets import dataset
 from etl.file_load import load_files
 from etl.migrations import migrate
 from etl.pseudonym import customer_key
-from etl.runner import dataset
 from tests import landing_zone as lz
 from tests.conftest import TEST_KEY, load, order_free_checksums, table_checksums
 
@@ -253,7 +253,7 @@ def test_two_files_merging_the_same_new_transaction_at_once_keep_the_earliest(
 ):
     """Transactions files merge in parallel: the one that commits second finds the other's copy
     of their common id after the race, and the copy from the earlier place stays."""
-    caplog.set_level(logging.INFO, logger="etl.transactions_etl")
+    caplog.set_level(logging.INFO, logger="etl.datasets.transactions")
     shared = "00000000-0000-4000-8000-000000000001"
     earlier = lz.write(tmp_path, "transactions", [lz.transaction(shared, "000001")], hour=1)
     later = lz.write(tmp_path, "transactions", [

@@ -2,7 +2,7 @@
 
 import pytest
 
-from etl import products_etl
+from etl.datasets import products as products_etl
 from tests import landing_zone as lz
 from tests.conftest import decrypted, load, quarantined_payload
 

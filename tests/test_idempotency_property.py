@@ -19,8 +19,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from etl import landing
+from etl.datasets import dataset
 from etl.file_load import load_files
-from etl.runner import dataset
 from tests import landing_zone as lz
 from tests.conftest import TEST_KEY, load, order_free_checksums
 

@@ -12,7 +12,7 @@ import psycopg
 import pytest
 from click.testing import CliRunner
 
-from etl import database, runner
+from etl import database, retries
 from etl.cli import main as warehouse
 from etl.migrations import migrate
 from tests import landing_zone as lz
@@ -58,8 +58,8 @@ def clean(landing, new_database):
 @pytest.fixture
 def quick_retries(monkeypatch):
     """Retry bounds of seconds rather than a minute, so that giving up is quick to see."""
-    monkeypatch.setattr(runner, "LOAD_ATTEMPTS", 3)
-    monkeypatch.setattr(runner, "LOAD_RETRY_SECONDS", 4)
+    monkeypatch.setattr(retries, "LOAD_ATTEMPTS", 3)
+    monkeypatch.setattr(retries, "LOAD_RETRY_SECONDS", 4)
     monkeypatch.setattr(database, "CONNECT_RETRY_SECONDS", 2)
 
 

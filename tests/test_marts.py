@@ -16,12 +16,12 @@ from psycopg.conninfo import make_conninfo
 
 from etl import landing, marts
 from etl.cli import main as warehouse
+from etl.datasets import dataset
 from etl.file_load import load_files
 from etl.key_rotation import rotate_key
 from etl.landing import Window
 from etl.migrations import available
 from etl.pseudonym import customer_key
-from etl.runner import dataset
 from etl.settings import PROJECT_DIR, SQL_SCRIPTS_DIR
 from tests import landing_zone as lz
 from tests.conftest import TEST_KEY, create_keystore, load

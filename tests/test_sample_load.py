@@ -11,9 +11,9 @@ from click.testing import CliRunner
 
 from etl import landing
 from etl.cli import main as warehouse
+from etl.datasets import dataset
 from etl.file_load import load_files
 from etl.migrations import migrate
-from etl.runner import dataset
 from etl.status import status
 from tests.conftest import TEST_KEY, load, table_checksums
 

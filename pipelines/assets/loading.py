@@ -23,7 +23,7 @@ from dagster import (
 from etl.database import connect, database_url
 from etl.freshness import FEEDS
 from etl.partitions import load_partitions, totals
-from etl.runner import DatasetSummary
+from etl.run_summary import DatasetSummary
 from etl.settings import Settings
 from pipelines.assets import tables
 from pipelines.assets.dataset_checks import Check, CheckScope
