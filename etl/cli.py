@@ -373,8 +373,8 @@ def rotate_key(new_key_env: str) -> None:
     new_key = os.environ.get(new_key_env, "")
     if len(new_key) < 32:
         raise click.ClickException(f"${new_key_env} must hold the new key (32 characters or more)")
-    with _connection() as conn:
-        updated = rotate(conn, settings.pseudonym_key, new_key.encode())
+    with _connection() as conn, _keystore(settings) as keys:
+        updated = rotate(conn, settings.pseudonym_key, new_key.encode(), keys)
     for table, rows in updated.items():
         click.echo(f"{table}: {rows} rows re-keyed")
     click.echo(f"done: set WAREHOUSE_PSEUDONYM_KEY to the value of ${new_key_env} from now on")

@@ -169,6 +169,21 @@ class Keystore:
             found.update(self.customer_keys(missing))
         return found
 
+    def copy_customer_keys(self, new_names: dict[str, str]) -> None:
+        """Give each key named by a key of `new_names` also the name it maps to (a rotation of
+        the pseudonym key), in one statement."""
+        old, new = zip(*new_names.items(), strict=True) if new_names else ((), ())
+        self.conn.execute(
+            """
+            INSERT INTO keystore.customer_keys (customer_key, wrapped)
+            SELECT m.new, k.wrapped
+            FROM unnest(%s::text[], %s::text[]) AS m (old, new)
+            JOIN keystore.customer_keys k ON k.customer_key = m.old
+            ON CONFLICT DO NOTHING
+            """,
+            (list(old), list(new)),
+        )
+
     def destroy_customer_keys(self, customer_keys: Collection[str]) -> int:
         """Delete the data keys of `customer_keys`; return how many there were."""
         return self.conn.execute(

@@ -12,11 +12,11 @@ import psycopg
 import pytest
 from psycopg.conninfo import make_conninfo
 
-from etl import landing
+from etl import keystore, landing
 from etl.erasure_proof import find_residue
 from etl.key_rotation import rotate_key
 from etl.landing_scrub import scrub_landing
-from etl.pseudonym import customer_key
+from etl.pseudonym import customer_key, pseudonym
 from etl.settings import (
     DEVELOPMENT_MASTER_KEY,
     DEVELOPMENT_PSEUDONYM_KEY,
@@ -25,7 +25,14 @@ from etl.settings import (
     SettingsError,
 )
 from tests import landing_zone as lz
-from tests.conftest import TEST_KEY, create_keystore, load, settings_for, table_checksums
+from tests.conftest import (
+    TEST_KEY,
+    create_keystore,
+    decrypted,
+    load,
+    settings_for,
+    table_checksums,
+)
 
 ERASED_DAY_TOTALS = """
     SELECT transaction_time::date, count(*), sum(total_cost)
@@ -313,7 +320,9 @@ def test_key_rotation_rekeys_everything_in_one_go(tmp_path, database_url, conn):
     _requests(tmp_path, [("000001", "person000001@example.com")])
     load(database_url, tmp_path)
     new_key = b"a-brand-new-key-of-at-least-32-characters"
-    rotate_key(conn, TEST_KEY, new_key)
+    [customer_before] = decrypted(conn, "pii.customers")
+    with keystore.beside(conn, Settings.from_env({}).master) as keys:
+        rotate_key(conn, TEST_KEY, new_key, keys)
     keys = {r[0] for r in conn.execute("SELECT customer_key FROM warehouse.transactions")}
     assert keys == {customer_key("000001", new_key), customer_key("000002", new_key)}
     joined = conn.execute(
@@ -322,6 +331,10 @@ def test_key_rotation_rekeys_everything_in_one_go(tmp_path, database_url, conn):
     assert joined == (1,)
     tombstone = conn.execute("SELECT customer_key FROM privacy.erased_customers").fetchone()
     assert tombstone == (customer_key("000001", new_key),)
+    # The personal data still decrypts, its data key now found under the new pseudonym.
+    [customer_after] = decrypted(conn, "pii.customers", new_key)
+    assert customer_after["email"] == customer_before["email"] == "person000002@example.com"
+    assert customer_after["email_key"] == pseudonym("person000002@example.com", new_key)
     # Replays under the new key keep the erased customer out.
     settings = replace(settings_for(database_url, tmp_path), pseudonym_key=new_key)
     from etl.runner import run
