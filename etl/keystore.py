@@ -300,12 +300,20 @@ def _create_database(warehouse_url: str, dbname: str) -> None:
 
 def _create_schema(conn: psycopg.Connection, master: MasterKey) -> None:
     """The keystore's tables, when missing, with the master key that will wrap its keys."""
-    if conn.execute("SELECT to_regclass('keystore.master_key')").fetchone()[0] is not None:
+    if _has_schema(conn):
         return
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
-        if conn.execute("SELECT to_regclass('keystore.master_key')").fetchone()[0] is None:
+        if not _has_schema(conn):
             conn.execute(_SCHEMA)
             conn.execute(
                 "INSERT INTO keystore.master_key (fingerprint) VALUES (%s)", (master.fingerprint,)
             )
+
+
+def _has_schema(conn: psycopg.Connection) -> bool:
+    # pg_namespace itself, read after the lock: to_regclass may answer from a cache that has not
+    # seen the schema another process just created
+    return bool(
+        conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = 'keystore'").fetchone()
+    )

@@ -279,14 +279,17 @@ def order_free_checksums(url: str) -> dict[str, str]:
     return checksums
 
 
-def copy_rows(source_url: str, target_url: str) -> None:
+def copy_rows(source_url: str, target_url: str, skip: frozenset[str] = frozenset()) -> None:
     """Every row of the warehouse's tables (WAREHOUSE_SCHEMAS) in `source_url` into the tables of
-    the same names in `target_url`, in the columns both have: fills a warehouse migrated only up
-    to an earlier script with what today's loader stored. Load ids are given anew, in order."""
+    the same names in `target_url`, in the columns both have, but the tables of `skip`: fills a
+    warehouse migrated only up to an earlier script with what today's loader stored. Load ids
+    are given anew, in order."""
     with psycopg.connect(source_url) as source, psycopg.connect(target_url) as target:
         target.execute("SET session_replication_role = replica")  # no reference checked
         source_tables = _table_columns(source)
         for (schema, table), columns in _table_columns(target).items():
+            if f"{schema}.{table}" in skip:
+                continue
             kept = set(source_tables.get((schema, table), ())) - {"load_id"}
             names = ", ".join(f'"{column}"' for column in columns if column in kept)
             if not names:
