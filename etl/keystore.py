@@ -314,6 +314,4 @@ def _create_schema(conn: psycopg.Connection, master: MasterKey) -> None:
 def _has_schema(conn: psycopg.Connection) -> bool:
     # pg_namespace itself, read after the lock: to_regclass may answer from a cache that has not
     # seen the schema another process just created
-    return bool(
-        conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = 'keystore'").fetchone()
-    )
+    return bool(conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = 'keystore'").fetchone())
