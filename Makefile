@@ -36,14 +36,14 @@ test: install
 docs: install
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve --dev-addr 127.0.0.1:8001
 
-# Throughput and memory of the pipeline against bare COPY, row-by-row inserts and dlt (see README).
+# Throughput and memory of the pipeline against bare COPY, row-by-row inserts and dlt (docs/benchmarks.md).
 # Override e.g. BENCH_ARGS="--sizes 100000,1000000 --repeats 3 --database-url postgresql://...".
 BENCH_ARGS ?=
 bench: install
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
 # Backfill throughput on 1 and 2 Celery workers, and a file's load time into an empty warehouse
-# against one holding months of history (README, Capacity plan). Needs RabbitMQ on :5672.
+# against one holding months of history (docs/scale-out.md, Capacity plan). Needs RabbitMQ on :5672.
 # Override e.g. BENCH_SCALE_ARGS="--hours 16 --history-months 6".
 BENCH_SCALE_ARGS ?=
 bench-scale: install

@@ -12,8 +12,8 @@ import uvicorn
 
 from api.database import PersonalDataReachable, analyst_url, check_role
 from api.settings import DATABASE_URL_ENV, ApiSettings
-from etl.database import database_url
-from etl.migrations import MigrationError, migrate
+from etl.database import database_url, prepare
+from etl.migrations import MigrationError
 from etl.settings import Settings, SettingsError
 
 log = logging.getLogger(__name__)
@@ -21,13 +21,15 @@ log = logging.getLogger(__name__)
 
 def _warehouse_analyst_url() -> str:
     """The warehouse the pipeline uses (DATABASE_URL, else the embedded server, started if need
-    be), migrated so that the analyst role and the marts exist, as the analyst role."""
-    owner_url = database_url(Settings.from_env())
+    be), migrated so that the analyst role and the marts exist and checked to be built with the
+    pipeline's keys, as the analyst role."""
+    settings = Settings.from_env()
+    owner_url = database_url(settings)
     # Not etl.database.connect: its 30 s of retries would hold the start back, while a server
     # that starts without its database simply answers 503 until the database is there.
     try:
         with psycopg.connect(owner_url, connect_timeout=5) as conn:
-            migrate(conn)
+            prepare(conn, settings)
     except psycopg.OperationalError as error:
         log.warning(
             "cannot reach the warehouse to migrate it (%s); serving 503 until it is up", error

@@ -39,7 +39,7 @@ class ApiSettings:
         if not token:
             raise SettingsError(
                 f"{TOKEN_ENV} is not set: the API answers only requests that present it as a "
-                f"bearer token (locally, any value: {TOKEN_ENV}=local-dev-token)"
+                f"bearer token (locally, any value: {TOKEN_ENV}=local-dev-api-token)"
             )
         production = env.get("WAREHOUSE_ENV", "development").strip().lower() == "production"
         if production and len(token) < PRODUCTION_TOKEN_LENGTH:

@@ -91,7 +91,7 @@ def write(results: dict[str, Any], out: Path) -> dict[str, Path]:
 
 
 def markdown(results: dict[str, Any]) -> str:
-    """The results as the Markdown the README quotes."""
+    """The results as the Markdown docs/benchmarks.md quotes."""
     machine, server = results["machine"], results["server"]
     lines = [
         f"Run of {results['date']} on {machine['cores']} cores, {machine['memory_gib']} GiB "

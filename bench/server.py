@@ -21,7 +21,7 @@ from etl.migrations import migrate
 # every 1GB of WAL). With the defaults the random-keyed indexes (uuid primary keys) outgrow the
 # buffers at a few hundred thousand transactions and every loader slows down alike.
 # Huge pages are used when the kernel has them reserved (PostgreSQL's huge_pages=try); whether
-# they were is reported with the results (README, Growth).
+# they were is reported with the results (docs/benchmarks.md, Growth).
 EMBEDDED_SETTINGS = {"shared_buffers": "2GB", "max_wal_size": "8GB"}
 
 

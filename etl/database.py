@@ -15,6 +15,8 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
+from etl import key_fingerprints
+from etl.migrations import migrate
 from etl.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -31,6 +33,17 @@ def database_url(settings: Settings) -> str:
     if settings.database_url:
         return settings.database_url
     return start_embedded(settings.home)
+
+
+def prepare(conn: psycopg.Connection, settings: Settings) -> None:
+    """Make the warehouse behind `conn` ready for a command run with `settings`: migrated, and
+    built with the keys `settings` hold. Every command, the API and Dagster's loads start here.
+
+    Raises:
+        KeyMismatch: a key of `settings` is not the one the warehouse was built with.
+    """
+    migrate(conn)
+    key_fingerprints.ensure_keys(conn, settings)
 
 
 def start_embedded(home: Path) -> str:

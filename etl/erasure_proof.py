@@ -3,12 +3,26 @@
 The warehouse no longer knows an erased person's e-mail, phone, name or address, so the
 identifiers to look for are read again from the landing zone, which is the source's and still
 holds them (unless it was scrubbed with `warehouse erase --scrub-landing`).
+
+A value found is the erased person's only when it is theirs, not merely equal to theirs: people
+share addresses (and, less often, a phone). So each match is attributed:
+
+- a row with a customer column (`customer_id`, `customer_key`) belongs to that customer: the
+  erased person's own row is a residue, another customer's row holding the same value is a
+  shared value;
+- a row no customer column attributes (none, or all empty) and a file belong to nobody in
+  particular: the value is a shared value when the landing zone shows another customer, not
+  erased, holding it too, and a residue otherwise.
+
+Residues are failures; shared values are reported apart ("also held by N other customers").
 """
 
 from __future__ import annotations
 
+import functools
 import gzip
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,10 +46,13 @@ class Identifier:
 
 @dataclass
 class ErasedPerson:
-    """An erased customer and the identifiers the landing zone still holds for them."""
+    """An erased customer, the identifiers the landing zone still holds for them, and for each
+    identifier the other customers (not erased) the landing zone shows holding it too."""
 
+    customer_id: str
     customer_key: str
     identifiers: set[Identifier] = field(default_factory=set)
+    held_by_others: dict[Identifier, set[str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -51,39 +68,103 @@ class Residue:
         return f"{self.place}: {self.count} x {self.kind} of erased customer {self.customer_key}"
 
 
+@dataclass(frozen=True)
+class SharedValue:
+    """A value of an erased person's found where it is another customer's too: not a residue."""
+
+    customer_key: str
+    kind: str
+    place: str
+    count: int
+    other_customers: int
+
+    def __str__(self) -> str:
+        others = f"{self.other_customers} other customer" + "s" * (self.other_customers != 1)
+        return (
+            f"{self.place}: {self.count} x {self.kind} of erased customer {self.customer_key}, "
+            f"also held by {others}"
+        )
+
+
+@dataclass(frozen=True)
+class Findings:
+    """What the search found: residues (the proof fails) and shared values (it does not)."""
+
+    residue: list[Residue]
+    shared: list[SharedValue]
+
+
+# Columns that attribute a row to one customer.
+_CUSTOMER_COLUMNS = ("customer_id", "customer_key")
+
+
 def erased_people(conn: psycopg.Connection, settings: Settings) -> list[ErasedPerson]:
-    """Every erased customer, with identifiers gathered from the landing zone's records."""
+    """Every erased customer, with identifiers gathered from the landing zone's records and the
+    other customers holding the same identifiers there."""
     ids = dict(conn.execute("SELECT customer_id, customer_key FROM privacy.erased_customers"))
-    people = {customer_id: ErasedPerson(key) for customer_id, key in ids.items()}
-    for record, dataset in _landing_records(settings.raw_data_dir):
-        if dataset == "customers":
-            person = people.get(str(record.get("id", "")).strip())
-            if person:
-                person.identifiers.update(_customer_identifiers(record))
-        elif dataset == "transactions":
-            person = people.get(str(record.get("customer_id", "")).strip())
-            address = record.get("delivery_address")
-            if person and isinstance(address, dict):
-                person.identifiers.update(_address_identifiers(address.get("address")))
-        elif dataset == "erasure-requests":
-            person = people.get(str(record.get("customer-id", "")).strip())
-            if person:
-                person.identifiers.update(_email_identifiers(record.get("email")))
+    people = {customer_id: ErasedPerson(customer_id, key) for customer_id, key in ids.items()}
+    for customer_id, identifier in _landing_identifiers(settings.raw_data_dir):
+        if customer_id in people:
+            people[customer_id].identifiers.add(identifier)
+    sought: dict[Identifier, list[ErasedPerson]] = {}
+    for person in people.values():
+        for identifier in person.identifiers:
+            sought.setdefault(identifier, []).append(person)
+    # A second pass: which identifiers others hold is known only once the erased people's are.
+    for customer_id, identifier in _landing_identifiers(settings.raw_data_dir):
+        if customer_id and customer_id not in people:
+            for person in sought.get(identifier, ()):
+                person.held_by_others.setdefault(identifier, set()).add(customer_id)
     return list(people.values())
 
 
 def find_residue(
     conn: psycopg.Connection, settings: Settings, extra_paths: tuple[Path, ...] = ()
-) -> list[Residue]:
+) -> Findings:
     """Where identifiers of erased people remain: every table of every schema, and every file
     under WAREHOUSE_HOME (the embedded database's own files aside), DAGSTER_HOME and
-    `extra_paths`, and the archive files of detached months. An empty list is the proof."""
+    `extra_paths`, and the archive files of detached months. No residue is the proof."""
     people = [person for person in erased_people(conn, settings) if person.identifiers]
-    residue = list(_table_residue(conn, people))
+    found = list(_table_findings(conn, people))
     archives = tuple(path for path in table_partitions.archive_files(conn) if path.exists())
     for root in _written_paths(settings, (*extra_paths, *archives)):
-        residue.extend(_file_residue(root, people))
-    return residue
+        found.extend(_file_findings(root, people))
+    return Findings(
+        residue=[item for item in found if isinstance(item, Residue)],
+        shared=[item for item in found if isinstance(item, SharedValue)],
+    )
+
+
+def attribute(
+    person: ErasedPerson, place: str, rows: list[tuple[str, frozenset[str]]]
+) -> Iterator[Residue | SharedValue]:
+    """Judge the `rows` found at `place` (lower-case text, and the values of the customer
+    columns that attribute it, empty when none does), per kind of identifier of `person`, by the
+    rule in this module's docstring."""
+    own = {person.customer_id, person.customer_key}
+    for kind in sorted({identifier.kind for identifier in person.identifiers}):
+        residue, shared, others = 0, 0, set()
+        for text, owners in rows:
+            matched = [
+                identifier
+                for identifier in person.identifiers
+                if identifier.kind == kind and all(_occurs(term, text) for term in identifier.terms)
+            ]
+            if not matched:
+                continue
+            holders = set().union(*(person.held_by_others.get(m, ()) for m in matched))
+            if owners and not owners & own:
+                shared += 1
+                others.add(owners)
+            elif not owners and holders:
+                shared += 1
+                others.update(frozenset({holder}) for holder in holders)
+            else:
+                residue += 1
+        if residue:
+            yield Residue(person.customer_key, kind, place, residue)
+        if shared:
+            yield SharedValue(person.customer_key, kind, place, shared, len(others))
 
 
 def _customer_identifiers(record: dict) -> Iterator[Identifier]:
@@ -113,6 +194,36 @@ def _address_identifiers(address: object) -> Iterator[Identifier]:
             yield Identifier("address", (cleaned.lower(),))
 
 
+@functools.cache
+def _whole(term: str) -> re.Pattern[str]:
+    return re.compile(rf"(?<!\w){re.escape(term)}(?!\w)")
+
+
+def _occurs(term: str, text: str) -> bool:
+    """Whether `term` occurs in `text` whole: "1 mill lane" is not in "21 mill lane"."""
+    return term in text and _whole(term).search(text) is not None
+
+
+def _landing_identifiers(root: Path) -> Iterator[tuple[str, Identifier]]:
+    """Every identifier the landing zone holds, with the id of the customer it belongs to."""
+    for record, dataset in _landing_records(root):
+        if dataset == "customers":
+            customer_id, identifiers = record.get("id", ""), _customer_identifiers(record)
+        elif dataset == "transactions":
+            address = record.get("delivery_address")
+            customer_id = record.get("customer_id", "")
+            identifiers = _address_identifiers(
+                address.get("address") if isinstance(address, dict) else None
+            )
+        else:
+            customer_id, identifiers = (
+                record.get("customer-id", ""),
+                _email_identifiers(record.get("email")),
+            )
+        for identifier in identifiers:
+            yield str(customer_id).strip(), identifier
+
+
 def _landing_records(root: Path) -> Iterator[tuple[dict, str]]:
     datasets = ("customers", "transactions", "erasure-requests")
     for landing_file in landing.discover(root, datasets):
@@ -128,9 +239,11 @@ def _landing_records(root: Path) -> Iterator[tuple[dict, str]]:
             continue
 
 
-def _table_residue(conn: psycopg.Connection, people: list[ErasedPerson]) -> Iterator[Residue]:
-    """Per table, one scan picks the rows holding any identifier's longest term; the few rows
-    it finds are then matched against every identifier whole."""
+def _table_findings(
+    conn: psycopg.Connection, people: list[ErasedPerson]
+) -> Iterator[Residue | SharedValue]:
+    """Per table, one scan picks the rows holding any identifier's longest term, with the
+    values of their customer columns; the few rows it finds are then judged whole."""
     if not people:
         return
     prefilter = sorted(
@@ -143,34 +256,35 @@ def _table_residue(conn: psycopg.Connection, people: list[ErasedPerson]) -> Iter
     # A monthly partition is searched through its parent (020_partitioning.sql), once.
     tables = conn.execute(
         """
-        SELECT table_schema, table_name FROM information_schema.tables t
+        SELECT table_schema, table_name,
+               ARRAY(SELECT column_name::text FROM information_schema.columns c
+                     WHERE c.table_schema = t.table_schema AND c.table_name = t.table_name
+                       AND c.column_name = ANY(%s)
+                     ORDER BY c.ordinal_position)
+        FROM information_schema.tables t
         WHERE table_type = 'BASE TABLE' AND table_schema <> ALL(%s)
           AND NOT EXISTS (
               SELECT 1 FROM pg_inherits i
               WHERE i.inhrelid = format('%%I.%%I', t.table_schema, t.table_name)::regclass)
         ORDER BY 1, 2
         """,
-        (list(_SYSTEM_SCHEMAS),),
+        (list(_CUSTOMER_COLUMNS), list(_SYSTEM_SCHEMAS)),
     ).fetchall()
-    for schema, table in tables:
+    for schema, table, customer_columns in tables:
+        owners = "".join(f', t."{column}"::text' for column in customer_columns)
         rows = [
-            row[0]
+            (row[0], frozenset(value for value in row[1:] if value))
             for row in conn.execute(
                 f"""
-                SELECT row_text
-                FROM (SELECT lower(t::text) AS row_text FROM "{schema}"."{table}" AS t) AS r
-                WHERE row_text LIKE ANY(%s)
+                SELECT lower(t::text){owners} FROM "{schema}"."{table}" AS t
+                WHERE lower(t::text) LIKE ANY(%s)
                 """,
                 (prefilter,),
             )
         ]
-        for person in people:
-            for identifier in person.identifiers:
-                count = sum(1 for row in rows if all(term in row for term in identifier.terms))
-                if count:
-                    yield Residue(
-                        person.customer_key, identifier.kind, f"table {schema}.{table}", count
-                    )
+        if rows:
+            for person in people:
+                yield from attribute(person, f"table {schema}.{table}", rows)
 
 
 def _like_escape(term: str) -> str:
@@ -184,7 +298,7 @@ def _written_paths(settings: Settings, extra_paths: tuple[Path, ...]) -> list[Pa
     return [root for root in roots if root.exists()]
 
 
-def _file_residue(root: Path, people: list[ErasedPerson]) -> Iterator[Residue]:
+def _file_findings(root: Path, people: list[ErasedPerson]) -> Iterator[Residue | SharedValue]:
     # The embedded database's files are the tables searched above, row by row.
     skip = (root / "pgdata").resolve()
     for path in [root] if root.is_file() else sorted(root.rglob("*")):
@@ -196,8 +310,7 @@ def _file_residue(root: Path, people: list[ErasedPerson]) -> Iterator[Residue]:
                 data = gzip.decompress(data)
         except (OSError, EOFError, gzip.BadGzipFile):
             continue
-        text = data.decode("utf-8", errors="replace").lower()
+        # A file names no customer it belongs to.
+        rows = [(data.decode("utf-8", errors="replace").lower(), frozenset())]
         for person in people:
-            for identifier in person.identifiers:
-                if all(term in text for term in identifier.terms):
-                    yield Residue(person.customer_key, identifier.kind, f"file {path}", 1)
+            yield from attribute(person, f"file {path}", rows)

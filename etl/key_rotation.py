@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import psycopg
 
-from etl import erasure, locks, quarantine
+from etl import erasure, key_fingerprints, locks, quarantine
 from etl.keystore import KeyRing, Keystore
 from etl.pseudonym import customer_key, pseudonym
 from etl.sealing import open_value
@@ -33,10 +33,11 @@ def rotate_key(
     """Replace every pseudonym computed with `old_key` by the one computed with `new_key`.
 
     Runs alone (it holds the erasure lock exclusively, so no load runs meanwhile) and in one
-    transaction: it commits whole or not at all. E-mail hashes of erased customers cannot be
-    recomputed (their e-mail is gone) and are cleared; the customers' own are recomputed from
-    their decrypted e-mail, the quarantine's from the payloads still readable. Returns rows
-    updated per table.
+    transaction: it commits whole or not at all, with `new_key`'s fingerprint recorded as the
+    warehouse's key (etl/key_fingerprints.py), so that commands given the old key refuse from then
+    on. E-mail hashes of erased customers cannot be recomputed (their e-mail is gone) and are
+    cleared; the customers' own are recomputed from their decrypted e-mail, the quarantine's from
+    the payloads still readable. Returns rows updated per table.
 
     The customers' data keys are named by pseudonym in the keystore, another database: they
     are copied under the new pseudonyms before the warehouse commits and the old names deleted
@@ -87,6 +88,7 @@ def rotate_key(
         ring = KeyRing(keys)
         _rekey_emails(conn, ring, new_key)
         updated["ops.quarantine"] = _rekey_quarantine(conn, ring, mapping, new_key)
+        key_fingerprints.replace(conn, key_fingerprints.PSEUDONYM_KEY, new_key)
     keys.destroy_customer_keys(set(mapping) - set(mapping.values()))
     return updated
 

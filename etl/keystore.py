@@ -21,6 +21,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from etl import crypto
 from etl.crypto import DataCipher, MasterKey
 from etl.database import connect
+from etl.settings import SettingsError
 
 SUFFIX = "_keystore"
 CUSTOMER = b"customer"
@@ -71,7 +72,7 @@ $$;
 _SCHEMA_LOCK = 8_150_015  # an advisory lock of the keystore database
 
 
-class MasterKeyMismatch(RuntimeError):
+class MasterKeyMismatch(SettingsError):
     """The keystore's keys are wrapped by another master key than the one given."""
 
 
@@ -101,12 +102,14 @@ class Keystore:
         self.master = master
 
     @classmethod
-    def open(cls, url: str, master: MasterKey, warehouse_url: str | None = None) -> Keystore:
+    def open(
+        cls, url: str, master: MasterKey, warehouse_url: str | None = None, check: bool = True
+    ) -> Keystore:
         """Connect, creating the keystore beside the warehouse (`warehouse_url`) when it is the
         default one and missing, and its tables when they are missing.
 
         Raises:
-            MasterKeyMismatch: its keys are wrapped by another master key.
+            MasterKeyMismatch: its keys are wrapped by another master key (unless not `check`).
         """
         if warehouse_url is not None and url == url_beside(warehouse_url):
             _create_database(warehouse_url, conninfo_to_dict(url)["dbname"])
@@ -114,7 +117,8 @@ class Keystore:
         try:
             _create_schema(conn, master)
             keystore = cls(conn, master)
-            keystore.check_master_key()
+            if check:
+                keystore.check_master_key()
         except BaseException:
             conn.close()
             raise

@@ -11,12 +11,11 @@ from tqdm import tqdm
 
 from etl import encryption_upgrade, erasure, file_load, landing, marts, quarantine, table_partitions
 from etl.batch_load import load_batch
-from etl.database import database_url, describe_error, is_connection_lost
+from etl.database import database_url, describe_error, is_connection_lost, prepare
 from etl.datasets import dataset
 from etl.keystore import Keystore, keystore_url
 from etl.landing import DATASETS
 from etl.load_log import FileLoad, LoadStatus
-from etl.migrations import migrate
 from etl.retries import DatabaseUnavailable, reconnected, retrying
 from etl.run_summary import RunSummary
 from etl.settings import Settings
@@ -62,7 +61,7 @@ def run(
         for attempt in retrying("migrating the warehouse"):
             with attempt:
                 conn = reconnected(conn, url)
-                migrate(conn)
+                prepare(conn, settings)
                 keys = keys or Keystore.open(
                     keystore_url(settings.keystore_url, url), settings.master, url
                 )

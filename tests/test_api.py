@@ -20,6 +20,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from etl.migrations import migrate
 from etl.settings import PROJECT_DIR, SQL_SCRIPTS_DIR
+from tests.conftest import TEST_KEY
 
 TOKEN = "test-token-for-the-api-tests"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -345,7 +346,11 @@ def test_the_api_refuses_a_role_that_can_read_personal_data(loaded_sample):
 
 
 def test_from_the_pipelines_database_url_it_connects_as_the_analyst(loaded_sample):
-    env = {"WAREHOUSE_API_TOKEN": TOKEN, "DATABASE_URL": loaded_sample}
+    env = {
+        "WAREHOUSE_API_TOKEN": TOKEN,
+        "DATABASE_URL": loaded_sample,
+        "WAREHOUSE_PSEUDONYM_KEY": TEST_KEY.decode(),
+    }
     with api_server(env) as base:
         assert httpx.get(f"{base}/v1/sales/daily", headers=AUTH, timeout=10).status_code == 200
         with psycopg.connect(loaded_sample, autocommit=True) as conn:

@@ -19,7 +19,7 @@ from click.testing import CliRunner
 from etl import crypto, keystore, quarantine, table_partitions
 from etl.cli import main as warehouse
 from etl.crypto import EnvironmentMasterKey
-from etl.keystore import KeyRing, Keystore, url_beside
+from etl.keystore import KeyRing, Keystore, MasterKeyMismatch, url_beside
 from etl.migrations import available, migrate
 from etl.pseudonym import customer_key
 from etl.settings import DEVELOPMENT_MASTER_KEY, PROJECT_DIR, SQL_SCRIPTS_DIR, Settings
@@ -306,8 +306,13 @@ def test_after_rotating_the_master_key_a_run_with_the_old_one_refuses_and_says_w
     old_fingerprint = EnvironmentMasterKey.parse(DEVELOPMENT_MASTER_KEY).fingerprint
     refused = _invoke(["run", "--raw-data", str(landing)], database_url, tmp_path)
     assert refused.exit_code == 1
-    assert f"wrapped by the master key with fingerprint {new_fingerprint}" in refused.output
-    assert f"WAREHOUSE_MASTER_KEY has fingerprint {old_fingerprint}" in refused.output
+    assert "WAREHOUSE_MASTER_KEY is not the key this warehouse was built with" in refused.output
+    assert f"expected key fingerprint {new_fingerprint}" in refused.output
+    assert f"this key's is {old_fingerprint}" in refused.output
+    # the keystore refuses it too, on its own (a warehouse that never recorded the key)
+    with psycopg.connect(database_url) as conn, pytest.raises(MasterKeyMismatch) as mismatch:
+        keystore.beside(conn, EnvironmentMasterKey.parse(DEVELOPMENT_MASTER_KEY))
+    assert f"wrapped by the master key with fingerprint {new_fingerprint}" in str(mismatch.value)
     with_new = {"WAREHOUSE_MASTER_KEY": NEW_MASTER_KEY}
     run = _invoke(["run", "--raw-data", str(landing)], database_url, tmp_path, **with_new)
     assert run.exit_code == 0, run.output

@@ -515,6 +515,7 @@ def test_key_rotation_rekeys_the_customer_mart(tmp_path, database_url, conn):
 
 def test_warehouse_marts_refresh_command(loaded_sample, monkeypatch):
     monkeypatch.setenv("DATABASE_URL", loaded_sample)
+    monkeypatch.setenv("WAREHOUSE_PSEUDONYM_KEY", TEST_KEY.decode())
     before = _mart_snapshot(loaded_sample)
     runner = CliRunner()
     result = runner.invoke(warehouse, ["marts", "refresh", "--start", "2020-01-01",

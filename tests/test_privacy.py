@@ -122,7 +122,7 @@ def test_verifier_finds_no_residue_after_erasure_and_finds_planted_residue(
     url, *_ = erased_sample
     settings = settings_for(url, sample_data)
     with psycopg.connect(url) as conn:
-        assert find_residue(conn, settings) == []
+        assert find_residue(conn, settings).residue == []
         with conn.transaction(force_rollback=True):
             # the payload is ciphertext now; a reason quoting the value is still plain text
             conn.execute(
@@ -133,7 +133,7 @@ def test_verifier_finds_no_residue_after_erasure_and_finds_planted_residue(
                 """,
                 ('[{"path": "$.email", "message": "jacobbarker@example.org"}]',),
             )
-            residue = find_residue(conn, settings)
+            residue = find_residue(conn, settings).residue
         assert [(r.kind, r.place) for r in residue] == [("email", "table ops.quarantine")]
 
 
@@ -146,7 +146,7 @@ def test_replaying_every_landing_file_leaves_erased_customers_erased(erased_samp
     assert summary.datasets["transactions"].records["scrubbed"] > 0
     assert table_checksums(url) == before
     with psycopg.connect(url) as conn:
-        assert find_residue(conn, settings_for(url, sample_data)) == []
+        assert find_residue(conn, settings_for(url, sample_data)).residue == []
 
 
 def test_pseudonym_is_keyed_stable_and_not_a_plain_hash():

@@ -136,6 +136,7 @@ def test_reverse_partition_order_gives_the_same_warehouse(
 def test_status_json_matches_the_tables(sample_url, sample_data, monkeypatch):
     monkeypatch.setenv("DATABASE_URL", sample_url)
     monkeypatch.setenv("RAW_DATA_DIR", str(sample_data))
+    monkeypatch.setenv("WAREHOUSE_PSEUDONYM_KEY", TEST_KEY.decode())
     result = CliRunner().invoke(warehouse, ["status", "--json"])
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)

@@ -19,7 +19,7 @@ from etl.cli import main as warehouse
 from etl.erasure_proof import find_residue
 from etl.landing import Window
 from tests import landing_zone as lz
-from tests.conftest import load, settings_for, table_checksums
+from tests.conftest import TEST_KEY, load, settings_for, table_checksums
 
 MONTHS = (date(2020, 1, 1), date(2020, 2, 1), date(2020, 3, 1))
 PARENTS = (
@@ -249,7 +249,7 @@ def test_detach_archives_old_months_and_later_loads_leave_them_out(loaded, tmp_p
     result = CliRunner().invoke(
         warehouse,
         ["partitions", "detach", "--before", "2020-03", "--archive", str(archive)],
-        env={"DATABASE_URL": loaded},
+        env={"DATABASE_URL": loaded, "WAREHOUSE_PSEUDONYM_KEY": TEST_KEY.decode()},
     )
     assert result.exit_code == 0, result.output
     assert "8 partitions detached" in result.output
@@ -279,7 +279,8 @@ def test_detach_archives_old_months_and_later_loads_leave_them_out(loaded, tmp_p
     assert set(summary.datasets["transactions"].files) == {"unchanged"}
     with psycopg.connect(loaded) as conn:
         assert conn.execute("SELECT count(*) FROM warehouse.transactions").fetchone()[0] == 1
-        listed = CliRunner().invoke(warehouse, ["partitions", "list"], env={"DATABASE_URL": loaded})
+        env = {"DATABASE_URL": loaded, "WAREHOUSE_PSEUDONYM_KEY": TEST_KEY.decode()}
+        listed = CliRunner().invoke(warehouse, ["partitions", "list"], env=env)
         assert "warehouse.transactions 2020-01 archived 1 rows" in listed.output
 
 
@@ -318,12 +319,12 @@ def test_verify_erasure_searches_the_archive_files(loaded, tmp_path):
             WHERE customer_id = '000001'
             """
         )
-        before = {residue.place for residue in find_residue(conn, settings)}
+        before = {residue.place for residue in find_residue(conn, settings).residue}
         # archives hold pseudonyms and areas, nothing that names the person
         assert not [place for place in before if str(archive) in place]
         planted = archive / "warehouse.transactions_2020-01.csv.gz"
         planted.write_bytes(gzip.compress(b"person000001@example.com\n"))
-        after = {residue.place for residue in find_residue(conn, settings)}
+        after = {residue.place for residue in find_residue(conn, settings).residue}
     assert after - before == {f"file {planted.resolve()}"}
 
 

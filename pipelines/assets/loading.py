@@ -22,6 +22,7 @@ from dagster import (
 
 from etl.database import connect, database_url
 from etl.freshness import FEEDS
+from etl.key_fingerprints import KeyMismatch
 from etl.partitions import load_partitions, totals
 from etl.run_summary import DatasetSummary
 from etl.settings import Settings
@@ -142,9 +143,14 @@ def materialize_partitions(
 
     Raises:
         Failure: a file failed to load (it is logged, and the rest loaded); the metadata gives
-            the counts of the whole range.
+            the counts of the whole range. Or the pseudonym key is not the one the warehouse was
+            built with: not retried, nothing loaded.
     """
-    summary = load_partitions(settings, dataset, run_window(context))
+    try:
+        summary = load_partitions(settings, dataset, run_window(context))
+    except KeyMismatch as error:
+        # A retry would meet the same key: fail at once, saying which key the warehouse expects.
+        raise Failure(description=str(error), allow_retries=False) from None
     context.log.info(summary.render())
     if summary.failures:
         raise Failure(
