@@ -37,19 +37,26 @@ class Sealing:
         names = self.staging.columns
         positions = [(names.index(column), stored) for column, stored in self.columns.items()]
         owner, key = names.index(self.owner), names.index(self.customer_key)
-        needed = {row[key] for row in rows if any(row[p] is not None for p, _ in positions)}
+        needed = set()
+        for row in rows:
+            for position, _ in positions:
+                if row[position] is not None:
+                    needed.add(row[key])
+                    break
         ciphers = keys.customers(needed, create=True) if needed else {}
+        encrypt = crypto.encrypt
         sealed = []
         for row in rows:
-            if row[key] not in needed:
+            cipher = ciphers.get(row[key])
+            if cipher is None:
                 sealed.append(row)
                 continue
             values = list(row)
-            cipher = ciphers[row[key]]
             for position, stored in positions:
-                if values[position] is not None:
-                    values[position] = crypto.encrypt(
-                        cipher, str(values[position]), crypto.associated_data(stored, row[owner])
+                value = values[position]
+                if value is not None:
+                    values[position] = encrypt(
+                        cipher, str(value), crypto.associated_data(stored, row[owner])
                     )
             sealed.append(tuple(values))
         return sealed
