@@ -149,6 +149,7 @@ MIGRATION_RECORDS = ("schema_migrations", "schema_definitions")
 # Columns that differ between equal warehouses: ids and times of the loads themselves.
 VOLATILE_COLUMNS = {
     "load_id", "started_at", "finished_at", "processed_at", "erased_at", "key_destroyed_at",
+    "recorded_at",
 }  # fmt: skip
 # Tables holding ciphertext: equal warehouses have other keys (keystores of their own), so
 # their rows are compared decrypted.
