@@ -123,14 +123,6 @@ def destroy_erased_keys(conn: psycopg.Connection, keystore: Keystore) -> int:
             "WHERE customer_key = ANY(%s)",
             (pending,),
         )
-        # the erasure log's rows removed per table name the key too
-        conn.execute(
-            """
-            UPDATE privacy.erasure_log SET removed = removed || '{"keystore.customer_keys": 1}'
-            WHERE customer_key = ANY(%s) AND outcome = 'erased'
-            """,
-            (pending,),
-        )
     return len(pending)
 
 
