@@ -97,9 +97,18 @@ def beside(warehouse: psycopg.Connection, master: MasterKey) -> Keystore:
 class Keystore:
     """A connection to the keystore (autocommit: a key created or destroyed is so at once)."""
 
-    def __init__(self, conn: psycopg.Connection, master: MasterKey) -> None:
-        self.conn = conn
+    def __init__(self, conn: psycopg.Connection, master: MasterKey, url: str = "") -> None:
+        self._conn = conn
         self.master = master
+        self._url = url
+
+    @property
+    def conn(self) -> psycopg.Connection:
+        """The connection, opened again when the server dropped it (a restart mid-run)."""
+        if self._url and (self._conn.closed or self._conn.broken):
+            self._conn.close()
+            self._conn = connect(self._url, autocommit=True)
+        return self._conn
 
     @classmethod
     def open(
@@ -116,7 +125,7 @@ class Keystore:
         conn = connect(url, autocommit=True)
         try:
             _create_schema(conn, master)
-            keystore = cls(conn, master)
+            keystore = cls(conn, master, url)
             if check:
                 keystore.check_master_key()
         except BaseException:
@@ -125,7 +134,7 @@ class Keystore:
         return keystore
 
     def close(self) -> None:
-        self.conn.close()
+        self._conn.close()
 
     def __enter__(self) -> Keystore:
         return self

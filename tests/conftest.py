@@ -144,8 +144,9 @@ def loaded_sample(new_database, sample_data) -> str:
 
 
 WAREHOUSE_SCHEMAS = ("warehouse", "pii", "ops", "privacy")
-# The migrator's records of what it applied, which no load writes.
-MIGRATION_RECORDS = ("schema_migrations", "schema_definitions")
+# The migrator's records of what it applied, and the fingerprints of the keys the commands
+# were given (a load by etl.file_load alone records none), which no load writes.
+MIGRATION_RECORDS = ("schema_migrations", "schema_definitions", "key_fingerprints")
 # Columns that differ between equal warehouses: ids and times of the loads themselves.
 VOLATILE_COLUMNS = {
     "load_id", "started_at", "finished_at", "processed_at", "erased_at", "key_destroyed_at",
