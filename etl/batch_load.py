@@ -11,6 +11,7 @@ import psycopg
 from etl import file_load, landing
 from etl.database import describe_error, is_connection_lost
 from etl.dataset import Dataset
+from etl.keystore import Keystore
 from etl.load_log import FileLoad
 from etl.retries import DatabaseUnavailable, reconnected, retrying
 from etl.settings import Settings
@@ -29,6 +30,7 @@ def load_batch(
     settings: Settings,
     files: list[landing.LandingFile],
     force: bool = False,
+    keys: Keystore | None = None,
 ) -> tuple[psycopg.Connection, list[FileLoad]]:
     """Load a batch of files, again from the start after a transient database error.
 
@@ -55,6 +57,7 @@ def load_batch(
                         settings.pseudonym_key,
                         force,
                         settings.schema_contracts[dataset_.name],
+                        keys,
                     )
                 except psycopg.Error as error:
                     if len(files) > 1 and is_connection_lost(error):
@@ -66,8 +69,8 @@ def load_batch(
             "%s: %s; trying again in two halves", what, describe_error(interrupted.__cause__)
         )
         half = len(files) // 2
-        conn, first = load_batch(conn, url, dataset_, settings, files[:half], force)
-        conn, second = load_batch(conn, url, dataset_, settings, files[half:], force)
+        conn, first = load_batch(conn, url, dataset_, settings, files[:half], force, keys)
+        conn, second = load_batch(conn, url, dataset_, settings, files[half:], force, keys)
         return conn, first + second
     except Exception as error:  # one bad file must not stop the run
         if is_connection_lost(error):
@@ -80,7 +83,9 @@ def load_batch(
             log.warning("%s: %s; loading its files one by one", what, describe_error(error))
             loads = []
             for landing_file in files:
-                conn, loaded = load_batch(conn, url, dataset_, settings, [landing_file], force)
+                conn, loaded = load_batch(
+                    conn, url, dataset_, settings, [landing_file], force, keys
+                )
                 loads += loaded
             return conn, loads
         log.exception("failed to load %s", what)

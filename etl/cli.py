@@ -232,16 +232,10 @@ def quarantine() -> None:
 @click.option("--limit", default=50, show_default=True)
 def quarantine_list(dataset: str | None, source_file: str | None, limit: int) -> None:
     """One line per rejected record: file, line and reasons."""
+    from etl.quarantine import lines
+
     with _connection() as conn:
-        rows = conn.execute(
-            """
-            SELECT source_file, line_number, errors FROM ops.quarantine
-            WHERE (%(dataset)s::text IS NULL OR dataset = %(dataset)s)
-              AND (%(file)s::text IS NULL OR source_file = %(file)s)
-            ORDER BY source_file, line_number LIMIT %(limit)s
-            """,
-            {"dataset": dataset, "file": source_file, "limit": limit},
-        ).fetchall()
+        rows = lines(conn, dataset, source_file, limit)
     for source_file_, line_number, errors in rows:
         reasons = "; ".join(f"{e['path']}: {e['message']}" for e in errors)
         click.echo(f"{source_file_}:{line_number}  {reasons}")
@@ -251,20 +245,46 @@ def quarantine_list(dataset: str | None, source_file: str | None, limit: int) ->
 @click.argument("source_file")
 @click.argument("line_number", type=int)
 def quarantine_show(source_file: str, line_number: int) -> None:
-    """One rejected record in full: reasons and the line as received."""
-    with _connection() as conn:
-        row = conn.execute(
-            "SELECT dataset, errors, payload FROM ops.quarantine "
-            "WHERE source_file = %s AND line_number = %s",
-            (source_file, line_number),
-        ).fetchone()
-    if row is None:
+    """One rejected record in full: reasons and the line as received (decrypted), unless its
+    day's key was destroyed after the retention period."""
+    from etl.keystore import KeyRing
+    from etl.quarantine import show
+
+    settings = _settings()
+    with _connection() as conn, _keystore(settings) as keys:
+        line = show(conn, KeyRing(keys), source_file, line_number)
+    if line is None:
         raise click.ClickException(f"nothing quarantined at {source_file}:{line_number}")
-    dataset, errors, payload = row
-    click.echo(f"dataset: {dataset}\nsource: {source_file}:{line_number}\nreasons:")
-    for error in errors:
+    click.echo(f"dataset: {line.dataset}\nsource: {source_file}:{line_number}\nreasons:")
+    for error in line.errors:
         click.echo(f"  {error['path']}: {error['message']}")
-    click.echo(f"payload:\n{payload}")
+    if line.payload is None:
+        click.echo(
+            f"payload: destroyed (the key of the lines quarantined on {line.key_day} was "
+            f"destroyed after the retention period of {settings.quarantine_retention_days} days)"
+        )
+    else:
+        click.echo(f"payload:\n{line.payload}")
+
+
+@quarantine.command("expire")
+@click.option(
+    "--days",
+    type=click.IntRange(min=0),
+    help="Retention in days (default: $WAREHOUSE_QUARANTINE_RETENTION_DAYS, or 30).",
+)
+def quarantine_expire(days: int | None) -> None:
+    """Destroy the keys of the quarantine's days older than the retention period and drop their
+    payloads (every run does this at its end); reasons, file and line stay."""
+    from etl.quarantine import expire
+
+    settings = _settings()
+    retention = settings.quarantine_retention_days if days is None else days
+    with _connection() as conn, _keystore(settings) as keys:
+        destroyed = expire(conn, keys, retention)
+    for day in destroyed:
+        click.echo(f"destroyed the key of the lines quarantined on {day}")
+    click.echo(f"{len(destroyed)} day keys destroyed (retention {retention} days)")
 
 
 @main.command()
@@ -307,15 +327,18 @@ def erase(scrub_landing: bool, raw_data: Path | None, verbose: bool) -> None:
 @click.option("--json", "as_json", is_flag=True)
 def verify_erasure(raw_data: Path | None, also_search: tuple[Path, ...], as_json: bool) -> None:
     """Search every table and every file the pipeline writes for erased customers' identifiers
-    (e-mail, phone, name with date of birth, address); exit 1 if any remain. A value found in
-    another customer's row (or, where no row names its customer, held by other customers in the
-    landing zone too) is shown as shared, not as a residue."""
+    (e-mail, phone, name with date of birth, address), and the keystore for their data keys;
+    exit 1 if any remain. A value found in another customer's row (or, where no row names its
+    customer, held by other customers in the landing zone too) is shown as shared, not as a
+    residue."""
+    from etl.erasure import keys_remaining
     from etl.erasure_proof import erased_people, find_residue
 
     settings = _settings(raw_data)
-    with _connection() as conn:
+    with _connection() as conn, _keystore(settings) as keys:
         people = erased_people(conn, settings)
         findings = find_residue(conn, settings, also_search)
+        keys_left = keys_remaining(conn, keys)
     without = sum(1 for person in people if not person.identifiers)
     if as_json:
         click.echo(
@@ -325,6 +348,7 @@ def verify_erasure(raw_data: Path | None, also_search: tuple[Path, ...], as_json
                     "without_identifiers_in_landing_zone": without,
                     "residue": [vars(found) for found in findings.residue],
                     "shared": [vars(found) for found in findings.shared],
+                    "data_keys_remaining": keys_left,
                 },
                 indent=2,
             )
@@ -338,10 +362,14 @@ def verify_erasure(raw_data: Path | None, also_search: tuple[Path, ...], as_json
             click.echo(f"RESIDUE {found}")
         for found in findings.shared:
             click.echo(f"SHARED {found}")
+        for subject_key in keys_left:
+            click.echo(f"KEY REMAINS the keystore still holds the data key of erased {subject_key}")
         verdict = f"{len(findings.residue)} residues found" if findings.residue else "no residue"
         shared = f" ({len(findings.shared)} shared values, not residue)" if findings.shared else ""
         click.echo(verdict + shared)
-    sys.exit(1 if findings.residue else 0)
+        if keys_left:
+            click.echo(f"{len(keys_left)} data keys of erased customers remain")
+    sys.exit(1 if findings.residue or keys_left else 0)
 
 
 @main.command("rotate-key")
@@ -360,13 +388,79 @@ def rotate_key(new_key_env: str) -> None:
     new_key = os.environ.get(new_key_env, "")
     if len(new_key) < 32:
         raise click.ClickException(f"${new_key_env} must hold the new key (32 characters or more)")
-    with _connection() as conn:
-        updated = rotate(conn, settings.pseudonym_key, new_key.encode())
+    with _connection() as conn, _keystore(settings) as keys:
+        updated = rotate(conn, settings.pseudonym_key, new_key.encode(), keys)
     for table, rows in updated.items():
         click.echo(f"{table}: {rows} rows re-keyed")
     click.echo(
         f"done: set WAREHOUSE_PSEUDONYM_KEY to the value of ${new_key_env} from now on "
         "(commands given the old key refuse to start)"
+    )
+
+
+@main.command("subject-access")
+@click.argument("customer_id")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (GDPR Art. 20) instead of text.")
+def subject_access(customer_id: str, as_json: bool) -> None:
+    """Everything the warehouse holds about a customer, decrypted (GDPR Art. 15): record,
+    delivery addresses, transactions with their lines, quarantined lines naming them, erasure
+    status. For an erased customer, only that their key is destroyed. Works on any database
+    DATABASE_URL names (a restored backup too) with the keystore of WAREHOUSE_KEYSTORE_URL."""
+    from etl.keystore import KeyRing
+    from etl.subject_access import subject_access as read
+
+    settings = _settings()
+    with _connection() as conn, _keystore(settings) as keys:
+        report = read(conn, KeyRing(keys), customer_id, settings.pseudonym_key)
+    if as_json:
+        click.echo(json.dumps(report, indent=2, default=str))
+        return
+    click.echo(f"customer {report['customer_id']} ({report['customer_key']}): {report['status']}")
+    click.echo(f"data key: {report['data_key']}")
+    if report["erasure"]:
+        click.echo(f"erasure: {json.dumps(report['erasure'], default=str)}")
+    if "customer" not in report:
+        return
+    for field, value in (report["customer"] or {}).items():
+        click.echo(f"  {field}: {value}")
+    for section in ("delivery_addresses", "transactions", "quarantined_lines"):
+        click.echo(f"{section.replace('_', ' ')}: {len(report[section])}")
+        for entry in report[section]:
+            click.echo(f"  {json.dumps(entry, default=str)}")
+
+
+@main.command("rotate-master-key")
+@click.option(
+    "--new-key-env",
+    default="WAREHOUSE_NEW_MASTER_KEY",
+    show_default=True,
+    help="Environment variable holding the new master key (base64 or hex of 32 bytes).",
+)
+def rotate_master_key(new_key_env: str) -> None:
+    """Re-wrap every data key from WAREHOUSE_MASTER_KEY to the new master key, in one keystore
+    transaction (the data itself is not touched), and record the new key's fingerprint in the
+    warehouse. Run again after an interruption, it finishes what is left."""
+    from etl import key_fingerprints
+    from etl.crypto import EnvironmentMasterKey
+
+    settings = _settings()
+    try:
+        new_master = EnvironmentMasterKey.parse(os.environ.get(new_key_env, ""))
+    except ValueError as error:
+        raise click.ClickException(f"${new_key_env}: {error}") from None
+    with _connection() as conn, _keystore(settings, check=False) as keys:
+        if keys.fingerprint() == new_master.fingerprint:
+            counts = {}  # re-wrapped already, by a rotation interrupted before its record
+        else:
+            with _refusing_bad_settings():
+                counts = keys.rewrap(new_master)
+        with conn.transaction():
+            key_fingerprints.replace(conn, key_fingerprints.MASTER_KEY, new_master.key)
+    for table, rows in counts.items():
+        click.echo(f"{table}: {rows} keys re-wrapped")
+    click.echo(
+        f"done: master key {new_master.fingerprint}; set WAREHOUSE_MASTER_KEY to the value of "
+        f"${new_key_env} from now on"
     )
 
 
@@ -473,10 +567,14 @@ def db_stop() -> None:
 def db_migrate() -> None:
     """Apply pending sql-scripts/ migrations (runs also happen to do this)."""
     from etl.database import connect, database_url
+    from etl.encryption_upgrade import VACUUM, encrypt_plaintext
     from etl.migrations import migrate
 
-    with connect(database_url(_settings())) as conn:
+    settings = _settings()
+    with connect(database_url(settings)) as conn, _keystore(settings) as keys:
         applied = migrate(conn)
+        if encrypt_plaintext(conn, keys, settings.pseudonym_key):
+            applied.append(f"personal data encrypted: now run {VACUUM}")
     click.echo("\n".join(applied) if applied else "up to date")
 
 
@@ -490,6 +588,18 @@ def _connection():
     with _refusing_bad_settings():
         prepare(conn, settings)
     return conn
+
+
+def _keystore(settings: Settings, check: bool = True):
+    """The keystore (a connection; created beside the warehouse when it is the default one)."""
+    from etl.database import database_url
+    from etl.keystore import Keystore, keystore_url
+
+    url = database_url(settings)
+    with _refusing_bad_settings():
+        return Keystore.open(
+            keystore_url(settings.keystore_url, url), settings.master, url, check=check
+        )
 
 
 def _embedded_psql() -> str:

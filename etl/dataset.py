@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 
 from etl.erasure import ErasedCustomers
+from etl.keystore import KeyRing
 from etl.landing import LandingFile
+
+if TYPE_CHECKING:
+    from etl.sealing import Sealing
 
 # (staging table, row in that table's column order, without file_number)
 StagingRow = tuple[str, tuple[Any, ...]]
@@ -79,11 +83,14 @@ class LoadContext:
         pseudonym_key: the HMAC key of pseudonyms.
         erased: the tombstones in force, read once per batch under the erasure lock.
         files: the batch's files; a file's number is its index here (in stg_files too).
+        keys: the data keys of the batch's customers and of today's quarantine, fetched from
+            the keystore (or made) once per batch.
     """
 
     pseudonym_key: bytes
     erased: ErasedCustomers = field(default_factory=ErasedCustomers)
     files: tuple[LandingFile, ...] = ()
+    keys: KeyRing | None = None
 
     def is_erased(self, customer_id: str) -> bool:
         return bool(self.erased) and self.erased.covers(customer_id, self.pseudonym_key)
@@ -125,6 +132,7 @@ class Dataset:
             it, only the landing files' months are written (load log, quarantine).
         merges_concurrently: its merges need not take turns: each resolves a race with another
             batch itself (transactions: see its merge). Otherwise one batch merges at a time.
+        sealing: the personal data of its staged rows, encrypted before they are staged.
     """
 
     name: str
@@ -142,6 +150,7 @@ class Dataset:
     erases_on_arrival: bool = False
     staged_months: str | None = None
     merges_concurrently: bool = False
+    sealing: Sealing | None = None
 
     @property
     def parallel(self) -> bool:

@@ -239,7 +239,7 @@ def _erasures(conn: psycopg.Connection) -> Iterator[Finding]:
     for (request_id,) in untombed:
         yield Finding("un-erased request", request_id, "erased, but no tombstone keeps it so")
     remains = conn.execute(
-        r"""
+        """
         SELECT e.request_id, kept.place FROM privacy.erased_customers e
         CROSS JOIN LATERAL (
             SELECT 'pii.customers' AS place FROM pii.customers c
@@ -252,8 +252,7 @@ def _erasures(conn: psycopg.Connection) -> Iterator[Finding]:
              WHERE d.customer_id = e.customer_id
             UNION ALL
             SELECT 'ops.quarantine' FROM ops.quarantine q
-             WHERE q.payload ~ ('"(id|customer_id|customer-id)"\s*:\s*"\s*' || e.customer_id
-                                || '\s*"')
+             WHERE q.subjects && ARRAY[e.customer_key::text]
         ) kept
         GROUP BY 1, 2 ORDER BY 1, 2
         """

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -10,13 +9,9 @@ from typing import Any
 import orjson
 import psycopg
 
-from etl import locks
-from etl.pseudonym import customer_key, pseudonym
-
-# A customer id in a line that may not even parse, under any field a dataset names its customer
-# by (etl.dataset.Dataset.subject_field: id, customer_id, customer-id).
-_SUBJECT_IN_RAW = re.compile(rb'"(?:id|customer_id|customer-id)"\s*:\s*"\s*([0-9]+)\s*"')
-_EMAIL_IN_RAW = re.compile(rb"[A-Za-z0-9._%+'-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
+from etl import locks, quarantine, subjects
+from etl.keystore import Keystore
+from etl.pseudonym import customer_key
 
 
 @dataclass(frozen=True)
@@ -45,14 +40,10 @@ class ErasedCustomers:
 
     def covers_raw(self, raw: bytes, key: bytes) -> bool:
         """Whether a line that may not even parse names an erased customer's id or e-mail."""
-        for match in _SUBJECT_IN_RAW.finditer(raw):
-            if self.covers(match.group(1).decode(), key):
-                return True
-        for match in _EMAIL_IN_RAW.finditer(raw):
-            email = match.group(0).decode(errors="replace").lower()
-            if pseudonym(email, key) in self.email_keys:
-                return True
-        return False
+        return not (
+            self.customer_keys.isdisjoint(subjects.customer_keys_named(raw, key))
+            and self.email_keys.isdisjoint(subjects.email_keys_named(raw, key))
+        )
 
 
 def erased_customers(conn: psycopg.Connection) -> ErasedCustomers:
@@ -64,12 +55,20 @@ def erased_customers(conn: psycopg.Connection) -> ErasedCustomers:
 
 
 def erase_customer(
-    conn: psycopg.Connection, customer_id: str, email: str, request_id: str, key: bytes
+    conn: psycopg.Connection,
+    customer_id: str,
+    email_key: str,
+    request_id: str,
+    key: bytes,
+    email: str | None = None,
 ) -> dict[str, int]:
     """Remove a customer's personal data everywhere the warehouse keeps it; return rows removed.
 
     Transactions stay, under the customer's pseudonym, so that sales, basket and repeat-purchase
-    figures do not change; their delivery addresses go. The tombstone keeps the customer erased.
+    figures do not change; their delivery addresses go. The tombstone keeps the customer erased
+    and records that their data key is to be destroyed: the keystore is another database, so
+    the key goes once this transaction has committed (destroy_erased_keys), never before.
+    `email`, when the request gives it, also clears the load log's errors quoting it.
     """
     subject_key = customer_key(customer_id, key)
     removed = {
@@ -80,35 +79,58 @@ def erase_customer(
         "warehouse.customers": _delete(
             conn, "warehouse.customers", "customer_key = %s", subject_key
         ),
-        # Rejected records of the customer: by the id they name, or by the e-mail anywhere.
-        "ops.quarantine": _delete(
-            conn,
-            "ops.quarantine",
-            "(payload ~ %s OR strpos(lower(payload), %s) > 0)",
-            rf'"(id|customer_id|customer-id)"\s*:\s*"\s*{customer_id}\s*"',
-            email,
-        ),
+        # Rejected lines naming the customer: by the id they give, or by the e-mail anywhere.
+        "ops.quarantine": quarantine.erase(conn, [subject_key, email_key]),
     }
-    removed["ops.load_log"] = conn.execute(
-        "UPDATE ops.load_log SET error = '[removed by erasure]' WHERE strpos(lower(error), %s) > 0",
-        (email,),
-    ).rowcount
+    if email is not None:
+        removed["ops.load_log"] = conn.execute(
+            "UPDATE ops.load_log SET error = '[removed by erasure]' "
+            "WHERE strpos(lower(error), %s) > 0",
+            (email,),
+        ).rowcount
     conn.execute(
         """
         INSERT INTO privacy.erased_customers (customer_key, customer_id, email_key, request_id)
         VALUES (%s, %s, %s, %s)
         ON CONFLICT (customer_key) DO NOTHING
         """,
-        (subject_key, customer_id, pseudonym(email, key), request_id),
+        (subject_key, customer_id, email_key, request_id),
     )
     return removed
+
+
+def destroy_erased_keys(conn: psycopg.Connection, keystore: Keystore) -> int:
+    """Destroy the data keys of erased customers whose erasure committed but whose key is not
+    destroyed yet, and record that it is; return how many.
+
+    Without a transaction spanning both databases, erasure is two steps: the rows' deletion and
+    the tombstone commit together in the warehouse, then the key is destroyed here. A crash
+    between the two leaves a tombstone with key_destroyed_at null, which every run and every
+    erasure completes first; a key is never destroyed before its erasure is recorded.
+    """
+    with conn.transaction():
+        pending = [
+            row[0]
+            for row in conn.execute(
+                "SELECT customer_key FROM privacy.erased_customers WHERE key_destroyed_at IS NULL"
+            )
+        ]
+        if not pending:
+            return 0
+        keystore.destroy_customer_keys(pending)
+        conn.execute(
+            "UPDATE privacy.erased_customers SET key_destroyed_at = now() "
+            "WHERE customer_key = ANY(%s)",
+            (pending,),
+        )
+    return len(pending)
 
 
 def resolve_pending(conn: psycopg.Connection, arrived: str, key: bytes) -> set[str]:
     """Carry out pending requests for customers that just arrived; return the ids of those
     erased.
 
-    `arrived` is a query of (customer_id, customer_key, email) rows. A pending request whose
+    `arrived` is a query of (customer_id, customer_key, email_key) rows. A pending request whose
     e-mail matches is carried out now; one whose e-mail does not becomes an e-mail mismatch.
     """
     matching = f"""
@@ -123,17 +145,18 @@ def resolve_pending(conn: psycopg.Connection, arrived: str, key: bytes) -> set[s
     locks.lock_erasure_exclusive(conn)
     pending = conn.execute(
         f"""
-        SELECT l.request_id, a.customer_id, a.email, l.email_key
+        SELECT l.request_id, a.customer_id, a.email_key, l.email_key
         {matching}
         ORDER BY l.source_file, l.source_line
         """
     ).fetchall()
     erased: set[str] = set()
-    for request_id, customer_id, email, email_key in pending:
+    for request_id, customer_id, stored_email_key, email_key in pending:
         if customer_id in erased:
             outcome, removed = "already_erased", {}
-        elif email is not None and pseudonym(email, key) == email_key:
-            outcome, removed = "erased", erase_customer(conn, customer_id, email, request_id, key)
+        elif stored_email_key is not None and stored_email_key == email_key:
+            outcome = "erased"
+            removed = erase_customer(conn, customer_id, email_key, request_id, key)
             erased.add(customer_id)
         else:
             outcome, removed = "email_mismatch", {}
@@ -149,3 +172,10 @@ def resolve_pending(conn: psycopg.Connection, arrived: str, key: bytes) -> set[s
 
 def _delete(conn: psycopg.Connection, table: str, condition: str, *params: str) -> int:
     return conn.execute(f"DELETE FROM {table} WHERE {condition}", params).rowcount
+
+
+def keys_remaining(conn: psycopg.Connection, keystore: Keystore) -> list[str]:
+    """Pseudonyms of erased customers whose data key the keystore still holds (a destruction
+    not completed yet, or a key restored from a backup of the keystore)."""
+    erased = [row[0] for row in conn.execute("SELECT customer_key FROM privacy.erased_customers")]
+    return sorted(keystore.customer_keys(erased)) if erased else []

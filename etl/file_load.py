@@ -21,25 +21,26 @@ from typing import Any
 import orjson
 import psycopg
 
-from etl import erasure, landing, load_log, locks, schema_drift, table_partitions
+from etl import (
+    erasure,
+    keystore,
+    landing,
+    load_log,
+    locks,
+    quarantine,
+    schema_drift,
+    table_partitions,
+)
 from etl.dataset import CustomerErased, Dataset, LoadContext, MergeResult, TempTable
+from etl.keystore import KeyRing, Keystore
 from etl.landing import LandingFile, LandingFileError
 from etl.load_log import FileLoad, LoadStatus
-from etl.settings import DEFAULT_SCHEMA_CONTRACT
+from etl.settings import DEFAULT_SCHEMA_CONTRACT, Settings
 from etl.staging import CopyBuffer, create_temp_tables
 from etl.validation import RecordError, RecordRejected, decode
 
 log = logging.getLogger(__name__)
 
-QUARANTINE_TABLE = "ops.quarantine"
-QUARANTINE_COLUMNS = (
-    "dataset",
-    "partition_date",
-    "source_file",
-    "line_number",
-    "errors",
-    "payload",
-)
 # The batch's files, by the number its staged rows carry; merges read a file's path and date
 # here.
 FILES_TABLE = TempTable(
@@ -89,9 +90,14 @@ def load_files(
     pseudonym_key: bytes,
     force: bool = False,
     schema_contract: str = DEFAULT_SCHEMA_CONTRACT,
+    keys: Keystore | None = None,
 ) -> list[FileLoad]:
     """Validate, clean and merge a batch of the dataset's landing files, and log each file's
     load, in one transaction; return each file's load, in the order of `files`.
+
+    Personal data is encrypted under the customers' data keys from `keys` (default: the
+    keystore beside this warehouse, with the environment's master key), fetched or made once
+    per batch.
 
     `schema_contract` decides what becomes of a field the dataset's schema does not know, and
     the drift is recorded (etl/schema_drift.py).
@@ -109,17 +115,24 @@ def load_files(
     checksums = [landing.checksum(landing_file.path) for landing_file in files]
     months = {table_partitions.month_of(landing_file.partition_date) for landing_file in files}
     create_temp_tables(conn, (FILES_TABLE, *dataset.staging, *dataset.working))
-    for attempt in range(1, _PARTITION_ATTEMPTS + 1):
-        table_partitions.ensure(conn, months)
-        try:
-            return _load(
-                conn, dataset, files, checksums, pseudonym_key, force, schema_contract,
-                started_at, months,
-            )  # fmt: skip
-        except table_partitions.MonthsMissing as missing:
-            if attempt == _PARTITION_ATTEMPTS:
-                raise
-            months |= missing.months
+    own_keys = keys is None
+    if keys is None:
+        keys = keystore.beside(conn, Settings.from_env().master)
+    try:
+        for attempt in range(1, _PARTITION_ATTEMPTS + 1):
+            table_partitions.ensure(conn, months)
+            try:
+                return _load(
+                    conn, dataset, files, checksums, pseudonym_key, force, schema_contract,
+                    started_at, months, keys,
+                )  # fmt: skip
+            except table_partitions.MonthsMissing as missing:
+                if attempt == _PARTITION_ATTEMPTS:
+                    raise
+                months |= missing.months
+    finally:
+        if own_keys:
+            keys.close()
     raise AssertionError("unreachable")
 
 
@@ -133,6 +146,7 @@ def _load(
     schema_contract: str,
     started_at: datetime,
     months: set[date],
+    keys: Keystore,
 ) -> list[FileLoad]:
     """load_files' transaction, with the partitions of `months` in place.
 
@@ -164,15 +178,9 @@ def _load(
             for landing_file in changed:
                 log.info("%s changed since it was loaded; replacing it", landing_file.relative_path)
             dataset.forget(conn, changed)
-            conn.execute(
-                """
-                DELETE FROM ops.quarantine
-                WHERE source_file = ANY(%s) AND partition_date = ANY(%s)
-                """,
-                ([f.relative_path for f in changed], sorted({f.partition_date for f in changed})),
-            )
+            quarantine.forget(conn, changed)
             schema_drift.forget(conn, changed)
-        context = LoadContext(pseudonym_key, erasure.erased_customers(conn), batch)
+        context = LoadContext(pseudonym_key, erasure.erased_customers(conn), batch, KeyRing(keys))
         staged = _stage(conn, dataset, context, schema_contract)
         _check_months(conn, dataset, months)
         if not dataset.merges_concurrently:
@@ -265,9 +273,13 @@ def _stage(
     """
     tables: dict[str, Sequence[str]] = {table.name: table.columns for table in dataset.staging}
     tables[FILES_TABLE.name] = FILES_TABLE.columns
-    tables[QUARANTINE_TABLE] = QUARANTINE_COLUMNS
+    tables[quarantine.TABLE] = quarantine.COLUMNS
     tables[schema_drift.TABLE] = schema_drift.COLUMNS
-    buffer = CopyBuffer(conn, tables)
+    prepare = {}
+    if dataset.sealing is not None:
+        sealing = dataset.sealing
+        prepare[sealing.staging.name] = lambda rows: sealing.seal(rows, context.keys)
+    buffer = CopyBuffer(conn, tables, prepare=prepare)
     staged = []
     for number, landing_file in enumerate(context.files):
         buffer.add(
@@ -318,8 +330,10 @@ def _stage_file(
                 counts.erased += 1
             else:
                 counts.quarantined += 1
-                row = _quarantine_row(dataset, landing_file, line, rejected, drift.payload(line))
-                buffer.add(QUARANTINE_TABLE, row)
+                row = _quarantine_row(
+                    dataset, context, landing_file, line, rejected, drift.payload(line)
+                )
+                buffer.add(quarantine.TABLE, row)
             continue
         for table, row in rows:
             buffer.add(table, (number, *row))
@@ -332,10 +346,7 @@ def _delete_staged(
     """Take back what a file staged and quarantined before it turned out unreadable."""
     for table in dataset.staging:
         conn.execute(f"DELETE FROM {table.name} WHERE file_number = %s", (number,))
-    conn.execute(
-        "DELETE FROM ops.quarantine WHERE source_file = %s AND partition_date = %s",
-        (landing_file.relative_path, landing_file.partition_date),
-    )
+    quarantine.forget(conn, [landing_file])
 
 
 def _oversize_error(length: int, kept: int) -> RecordError:
@@ -375,8 +386,10 @@ def _reject(
                 counts.erased += 1
                 continue
             counts.quarantined += 1
-            row = _quarantine_row(dataset, landing_file, line, rejected, drift.payload(line))
-            buffer.add(QUARANTINE_TABLE, row)
+            row = _quarantine_row(
+                dataset, context, landing_file, line, rejected, drift.payload(line)
+            )
+            buffer.add(quarantine.TABLE, row)
     except LandingFileError:
         pass  # the same error again, at the same place: everything readable is buffered
     return counts
@@ -384,18 +397,21 @@ def _reject(
 
 def _quarantine_row(
     dataset: Dataset,
+    context: LoadContext,
     landing_file: LandingFile,
     line: landing.Line,
     rejected: RecordRejected,
     payload: str,
 ) -> tuple[object, ...]:
-    return (
+    return quarantine.row(
         dataset.name,
-        landing_file.partition_date,
-        landing_file.relative_path,
+        landing_file,
         line.number,
         orjson.dumps([error.as_json() for error in rejected.errors]).decode(),
         payload,
+        line.raw,
+        context.keys,
+        context.pseudonym_key,
     )
 
 

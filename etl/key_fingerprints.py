@@ -8,25 +8,19 @@ reveals nothing about the key.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-
 import psycopg
 
+from etl.crypto import fingerprint
 from etl.settings import Settings, SettingsError
 
-_LABEL = b"retail-warehouse key fingerprint"
-# The name of the key of customer pseudonyms in ops.key_fingerprints.
+# The names of the keys in ops.key_fingerprints: of customer pseudonyms, and the master key that
+# wraps the data keys (etl/crypto.py).
 PSEUDONYM_KEY = "pseudonym"
+MASTER_KEY = "master"
 
 
 class KeyMismatch(SettingsError):
     """The key a command was given is not the one the warehouse was built with."""
-
-
-def fingerprint(key: bytes) -> str:
-    """The fingerprint of `key`: 16 hex digits that tell keys apart and reveal nothing of them."""
-    return hmac.new(key, _LABEL, hashlib.sha256).hexdigest()[:16]
 
 
 def ensure(conn: psycopg.Connection, name: str, key: bytes, variable: str) -> None:
@@ -69,6 +63,7 @@ def replace(conn: psycopg.Connection, name: str, key: bytes) -> None:
 def ensure_keys(conn: psycopg.Connection, settings: Settings) -> None:
     """`ensure` every key `settings` hold, as their variables name them."""
     ensure(conn, PSEUDONYM_KEY, settings.pseudonym_key, "WAREHOUSE_PSEUDONYM_KEY")
+    ensure(conn, MASTER_KEY, settings.master.key, "WAREHOUSE_MASTER_KEY")
 
 
 def _recorded(conn: psycopg.Connection, name: str) -> str | None:

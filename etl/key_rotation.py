@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import psycopg
 
-from etl import key_fingerprints, locks
-from etl.pseudonym import customer_key
+from etl import erasure, key_fingerprints, locks, quarantine
+from etl.keystore import KeyRing, Keystore
+from etl.pseudonym import customer_key, pseudonym
+from etl.sealing import open_value
+from etl.subjects import subjects_named
 
 # Every column holding a customer pseudonym.
 _PSEUDONYM_COLUMNS = (
@@ -24,15 +27,24 @@ class KeyRotationError(RuntimeError):
     """The warehouse holds a pseudonym whose customer id is unknown: it cannot be re-keyed."""
 
 
-def rotate_key(conn: psycopg.Connection, old_key: bytes, new_key: bytes) -> dict[str, int]:
+def rotate_key(
+    conn: psycopg.Connection, old_key: bytes, new_key: bytes, keys: Keystore
+) -> dict[str, int]:
     """Replace every pseudonym computed with `old_key` by the one computed with `new_key`.
 
     Runs alone (it holds the erasure lock exclusively, so no load runs meanwhile) and in one
     transaction: it commits whole or not at all, with `new_key`'s fingerprint recorded as the
     warehouse's key (etl/key_fingerprints.py), so that commands given the old key refuse from then
-    on. E-mail hashes of erased customers cannot be
-    recomputed (their e-mail is gone) and are cleared. Returns rows updated per table.
+    on. E-mail hashes of erased customers cannot be recomputed (their e-mail is gone) and are
+    cleared; the customers' own are recomputed from their decrypted e-mail, the quarantine's from
+    the payloads still readable. Returns rows updated per table.
+
+    The customers' data keys are named by pseudonym in the keystore, another database: they
+    are copied under the new pseudonyms before the warehouse commits and the old names deleted
+    after, so that a crash at any point leaves every key findable under the pseudonym the
+    warehouse holds (at worst also under the old one, until rotate-key runs again).
     """
+    erasure.destroy_erased_keys(conn, keys)
     with conn.transaction():
         locks.lock_erasure_exclusive(conn)
         ids = {
@@ -64,6 +76,8 @@ def rotate_key(conn: psycopg.Connection, old_key: bytes, new_key: bytes) -> dict
                 f"{unknown} transactions have a pseudonym that no known customer id gives under "
                 "the old key: is the old key right?"
             )
+        mapping = dict(conn.execute("SELECT old_key, new_key FROM key_map").fetchall())
+        keys.copy_customer_keys(mapping)
         updated = {}
         for table, column in _PSEUDONYM_COLUMNS:
             updated[table] = conn.execute(
@@ -71,5 +85,49 @@ def rotate_key(conn: psycopg.Connection, old_key: bytes, new_key: bytes) -> dict
                 f"WHERE t.{column} = m.old_key"
             ).rowcount
         conn.execute("UPDATE privacy.erased_customers SET email_key = NULL")
+        ring = KeyRing(keys)
+        _rekey_emails(conn, ring, new_key)
+        updated["ops.quarantine"] = _rekey_quarantine(conn, ring, mapping, new_key)
         key_fingerprints.replace(conn, key_fingerprints.PSEUDONYM_KEY, new_key)
+    keys.destroy_customer_keys(set(mapping) - set(mapping.values()))
     return updated
+
+
+def _rekey_emails(conn: psycopg.Connection, ring: KeyRing, new_key: bytes) -> None:
+    rows = conn.execute(
+        "SELECT customer_id, customer_key, email FROM pii.customers WHERE email IS NOT NULL"
+    ).fetchall()
+    ciphers = ring.customers({row[1] for row in rows})
+    with conn.cursor() as cursor:
+        cursor.executemany(
+            "UPDATE pii.customers SET email_key = %s WHERE customer_id = %s",
+            [
+                (
+                    pseudonym(open_value(ciphers[key], email, "pii.customers.email", id_), new_key),
+                    id_,
+                )
+                for id_, key, email in rows
+            ],
+        )
+
+
+def _rekey_quarantine(
+    conn: psycopg.Connection, ring: KeyRing, mapping: dict[str, str], new_key: bytes
+) -> int:
+    """Subjects from the payloads still readable; of the others, the customers mapped (their
+    e-mails' hashes cannot be recomputed and are dropped)."""
+    rows = conn.execute("SELECT source_file, line_number, subjects FROM ops.quarantine").fetchall()
+    updates = []
+    for source_file, line_number, old_subjects in rows:
+        line = quarantine.show(conn, ring, source_file, line_number)
+        if line is not None and line.payload is not None:
+            subjects = subjects_named(line.payload.encode(), new_key)
+        else:
+            subjects = sorted(mapping[s] for s in old_subjects if s in mapping)
+        updates.append((subjects, source_file, line_number))
+    with conn.cursor() as cursor:
+        cursor.executemany(
+            "UPDATE ops.quarantine SET subjects = %s WHERE source_file = %s AND line_number = %s",
+            updates,
+        )
+    return len(updates)

@@ -9,10 +9,11 @@ from concurrent.futures import Executor
 import psycopg
 from tqdm import tqdm
 
-from etl import file_load, landing, marts, table_partitions
+from etl import encryption_upgrade, erasure, file_load, landing, marts, quarantine, table_partitions
 from etl.batch_load import load_batch
 from etl.database import database_url, describe_error, is_connection_lost, prepare
 from etl.datasets import dataset
+from etl.keystore import Keystore, keystore_url
 from etl.landing import DATASETS
 from etl.load_log import FileLoad, LoadStatus
 from etl.retries import DatabaseUnavailable, reconnected, retrying
@@ -41,7 +42,10 @@ def run(
     fault fails: it is logged and the run goes on. When the database stays out of reach beyond
     the retry bound, the run stops and says so in `aborted`. `force` reloads files even when
     their content has not changed since they were loaded (a replay).
-    The run ends by refreshing the marts for the days its loads changed (etl/marts.py).
+    Before loading and after each dataset, the data keys of erased customers whose destruction
+    is pending (a crash interrupted it) are destroyed (etl/erasure.py); at the end, the
+    quarantine's day keys past the retention period too. The run ends by refreshing the marts
+    for the days its loads changed (etl/marts.py).
     With `workers` > 1 the batches of a dataset that allows it load in that many processes at
     once; every file of a dataset is loaded before the next dataset starts. With `by_folder`
     the summary also keeps the totals of each landing folder (RunSummary.folders).
@@ -51,12 +55,18 @@ def run(
     selected = tuple(name for name in DATASETS if name in set(datasets))
     scanned = landing.scan(settings.raw_data_dir, selected, window)
     conn = None
+    keys: Keystore | None = None
     pool: Executor | None = None
     try:
         for attempt in retrying("migrating the warehouse"):
             with attempt:
                 conn = reconnected(conn, url)
                 prepare(conn, settings)
+                keys = keys or Keystore.open(
+                    keystore_url(settings.keystore_url, url), settings.master, url
+                )
+                encryption_upgrade.encrypt_plaintext(conn, keys, settings.pseudonym_key)
+                erasure.destroy_erased_keys(conn, keys)
                 # Every month the run's files are dated in, before any load starts: loads then
                 # seldom create a month while others merge (etl/table_partitions.py).
                 table_partitions.ensure(
@@ -74,9 +84,12 @@ def run(
                     _add(summary, progress, loads)
             else:
                 for batch in batches:
-                    conn, loads = load_batch(conn, url, dataset(name), settings, batch, force)
+                    conn, loads = load_batch(conn, url, dataset(name), settings, batch, force, keys)
                     _add(summary, progress, loads)
             progress.close()
+            conn = reconnected(conn, url)
+            erasure.destroy_erased_keys(conn, keys)
+        quarantine.expire(conn, keys, settings.quarantine_retention_days)
         conn = _refresh_marts(conn, url)
     except DatabaseUnavailable as error:
         summary.aborted = str(error)
@@ -87,6 +100,8 @@ def run(
     finally:
         if conn is not None:
             conn.close()
+        if keys is not None:
+            keys.close()
         if pool is not None:
             pool.shutdown(cancel_futures=True)
     if summary.aborted:

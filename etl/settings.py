@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from etl.crypto import EnvironmentMasterKey
 from etl.landing import DATASETS
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -15,6 +16,15 @@ SQL_SCRIPTS_DIR = PROJECT_DIR / "sql-scripts"
 
 # The key local runs and `.env` use when none is set. It is public, so production refuses it.
 DEVELOPMENT_PSEUDONYM_KEY = "dev-only-insecure-key"
+# Likewise the master key that wraps customers' data keys (etl/crypto.py): public, refused in
+# production.
+DEVELOPMENT_MASTER_KEY = "eyqyICyVUftus1fvDfmorhHRT0Y3dtSVdiXvjSXcxTI="
+MASTER_KEY_VARIABLE = "WAREHOUSE_MASTER_KEY"
+KEYSTORE_URL_VARIABLE = "WAREHOUSE_KEYSTORE_URL"
+# How long a quarantined line's payload stays readable (the GDPR's storage limitation): the key
+# of a day's quarantine is destroyed this many days after that day.
+QUARANTINE_RETENTION_VARIABLE = "WAREHOUSE_QUARANTINE_RETENTION_DAYS"
+DEFAULT_QUARANTINE_RETENTION_DAYS = 30
 
 # The time zone of the landing zone's dates and hours, in which partitions fall due (and the
 # orchestrator's schedules run).
@@ -50,6 +60,10 @@ class Settings:
         environment: `development` or `production`.
         schema_contracts: each dataset's schema contract (FREEZE or DISCARD_VALUE).
         timezone: the time zone of the landing zone's dates and hours.
+        master_key: the master key wrapping data keys (base64 or hex of 32 bytes).
+        keystore_url: a libpq URL of the keystore, or None for the database beside the
+            warehouse's (etl/keystore.py).
+        quarantine_retention_days: days a quarantined payload stays readable.
     """
 
     database_url: str | None
@@ -61,6 +75,9 @@ class Settings:
         default_factory=lambda: dict.fromkeys(DATASETS, DEFAULT_SCHEMA_CONTRACT)
     )
     timezone: str = DEFAULT_TIMEZONE
+    master_key: str = DEVELOPMENT_MASTER_KEY
+    keystore_url: str | None = None
+    quarantine_retention_days: int = DEFAULT_QUARANTINE_RETENTION_DAYS
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -77,6 +94,16 @@ class Settings:
             raise SettingsError(
                 "WAREHOUSE_PSEUDONYM_KEY must be at least 32 characters in production"
             )
+        master_key = env.get(MASTER_KEY_VARIABLE) or DEVELOPMENT_MASTER_KEY
+        if environment == "production" and master_key == DEVELOPMENT_MASTER_KEY:
+            raise SettingsError(
+                f"WAREHOUSE_ENV=production but {MASTER_KEY_VARIABLE} is unset or the public "
+                "development key: set a secret key of 32 random bytes (base64 or hex)"
+            )
+        try:
+            EnvironmentMasterKey.parse(master_key)
+        except ValueError as error:
+            raise SettingsError(f"{MASTER_KEY_VARIABLE}: {error}") from None
         return cls(
             database_url=env.get("DATABASE_URL") or None,
             home=Path(env.get("WAREHOUSE_HOME") or PROJECT_DIR / ".warehouse").resolve(),
@@ -85,7 +112,15 @@ class Settings:
             environment=environment,
             schema_contracts=schema_contracts(env),
             timezone=env.get(TIMEZONE_VARIABLE) or DEFAULT_TIMEZONE,
+            master_key=master_key,
+            keystore_url=env.get(KEYSTORE_URL_VARIABLE) or None,
+            quarantine_retention_days=_retention_days(env),
         )
+
+    @property
+    def master(self) -> EnvironmentMasterKey:
+        """The master key, ready to wrap and unwrap."""
+        return EnvironmentMasterKey.parse(self.master_key)
 
 
 def schema_contract_variable(dataset: str) -> str:
@@ -104,6 +139,13 @@ def schema_contracts(env: Mapping[str, str]) -> dict[str, str]:
     return {
         dataset: _contract(env, schema_contract_variable(dataset), default) for dataset in DATASETS
     }
+
+
+def _retention_days(env: Mapping[str, str]) -> int:
+    value = env.get(QUARANTINE_RETENTION_VARIABLE) or str(DEFAULT_QUARANTINE_RETENTION_DAYS)
+    if not value.strip().isdigit():
+        raise SettingsError(f"{QUARANTINE_RETENTION_VARIABLE}={value!r}: expected a number of days")
+    return int(value)
 
 
 def _contract(env: Mapping[str, str], variable: str, default: str) -> str:

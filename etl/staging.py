@@ -4,7 +4,7 @@ connection's temporary tables, created once per connection."""
 from __future__ import annotations
 
 import weakref
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,7 +52,8 @@ class CopyBuffer:
     """Collects rows for several tables and COPYs each table's batch when it fills.
 
     One connection can run one COPY at a time, so rows for different tables (transactions and
-    their items, quarantine) are buffered separately and sent in turn.
+    their items, quarantine) are buffered separately and sent in turn. A table's `prepare`
+    turns its rows into what is sent, a round at a time (sealing personal data).
     """
 
     def __init__(
@@ -60,7 +61,10 @@ class CopyBuffer:
         conn: psycopg.Connection,
         tables: dict[str, Sequence[str]],
         batch_rows: int | None = None,
+        prepare: Mapping[str, Callable[[list[tuple[Any, ...]]], list[tuple[Any, ...]]]]
+        | None = None,
     ) -> None:
+        self._prepare = prepare or {}
         self._conn = conn
         self._statements = {
             table: sql.SQL("COPY {} ({}) FROM STDIN").format(
@@ -106,8 +110,9 @@ class CopyBuffer:
         rows = self._rows[table]
         if not rows:
             return
+        prepare = self._prepare.get(table)
         with self._conn.cursor() as cursor, cursor.copy(self._statements[table]) as copy:
-            for row in rows:
+            for row in prepare(rows) if prepare else rows:
                 copy.write_row(row)
         rows.clear()
         self._sends[table] += 1

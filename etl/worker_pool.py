@@ -23,11 +23,13 @@ from etl import landing
 from etl.batch_load import load_batch
 from etl.database import connect
 from etl.datasets import dataset
+from etl.keystore import Keystore, keystore_url
 from etl.load_log import FileLoad
 from etl.settings import Settings
 
 _worker_url = ""
 _worker_conn: psycopg.Connection | None = None
+_worker_keys: Keystore | None = None
 
 
 def worker_pool(url: str, workers: int) -> Executor:
@@ -66,9 +68,13 @@ def _die_with(parent_pid: int) -> None:
 def _load_in_worker(
     name: str, settings: Settings, files: list[landing.LandingFile], force: bool
 ) -> list[FileLoad]:
-    global _worker_conn
+    global _worker_conn, _worker_keys
+    if _worker_keys is None:
+        _worker_keys = Keystore.open(
+            keystore_url(settings.keystore_url, _worker_url), settings.master, _worker_url
+        )
     _worker_conn, loads = load_batch(
-        _worker_conn, _worker_url, dataset(name), settings, files, force
+        _worker_conn, _worker_url, dataset(name), settings, files, force, _worker_keys
     )
     return loads
 

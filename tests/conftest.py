@@ -6,6 +6,7 @@ each database fixture creates a fresh database on it and drops it afterwards.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
@@ -17,11 +18,17 @@ from pathlib import Path
 import psycopg
 import pytest
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg.rows import dict_row
 
+from etl import keystore, quarantine
 from etl.database import start_embedded
+from etl.keystore import SUFFIX as KEYSTORE_SUFFIX
+from etl.keystore import KeyRing
 from etl.migrations import migrate
+from etl.pseudonym import customer_key
 from etl.run_summary import RunSummary
 from etl.runner import run
+from etl.sealing import open_value
 from etl.settings import PROJECT_DIR, Settings
 
 SAMPLE_DATA = PROJECT_DIR.parent / "shared" / "sample_raw_data"
@@ -72,6 +79,8 @@ def new_database(server_url: str):
     with psycopg.connect(server_url, autocommit=True) as conn:
         for name in created:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            # the keystore a run made beside it (etl/keystore.py)
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}{KEYSTORE_SUFFIX}" WITH (FORCE)')
 
 
 @pytest.fixture
@@ -88,6 +97,13 @@ def database_url(new_database) -> str:
 def conn(database_url: str) -> Iterator[psycopg.Connection]:
     with psycopg.connect(database_url, autocommit=True) as connection:
         yield connection
+
+
+def create_keystore(database_url: str) -> None:
+    """Create the keystore beside the warehouse as its owner does (`warehouse db migrate`), for
+    tests that then load or erase as roles that may not create databases."""
+    with psycopg.connect(database_url) as conn:
+        keystore.beside(conn, Settings.from_env({}).master).close()
 
 
 def settings_for(database_url: str, raw_data: Path, home: Path | None = None) -> Settings:
@@ -128,16 +144,26 @@ def loaded_sample(new_database, sample_data) -> str:
 
 
 WAREHOUSE_SCHEMAS = ("warehouse", "pii", "ops", "privacy")
-# The migrator's records of what it applied, which no load writes.
-MIGRATION_RECORDS = ("schema_migrations", "schema_definitions")
+# The migrator's records of what it applied, and the fingerprints of the keys the commands
+# were given (a load by etl.file_load alone records none), which no load writes.
+MIGRATION_RECORDS = ("schema_migrations", "schema_definitions", "key_fingerprints")
 # Columns that differ between equal warehouses: ids and times of the loads themselves.
-VOLATILE_COLUMNS = {"load_id", "started_at", "finished_at", "processed_at", "erased_at"}
+VOLATILE_COLUMNS = {
+    "load_id", "started_at", "finished_at", "processed_at", "erased_at", "key_destroyed_at",
+    "recorded_at",
+}  # fmt: skip
+# Tables holding ciphertext: equal warehouses have other keys (keystores of their own), so
+# their rows are compared decrypted.
+SEALED_TABLES = {"pii.customers", "pii.delivery_addresses", "ops.quarantine"}
 
 
-def table_checksums(url: str, schemas: tuple[str, ...] = WAREHOUSE_SCHEMAS) -> dict[str, str]:
-    """md5 of every table's rows (sorted, volatile columns left out), keyed by table name."""
+def table_checksums(
+    url: str, schemas: tuple[str, ...] = WAREHOUSE_SCHEMAS, pseudonym_key: bytes = TEST_KEY
+) -> dict[str, str]:
+    """md5 of every table's rows (sorted, volatile columns left out, personal data decrypted),
+    keyed by table name."""
     checksums = {}
-    with psycopg.connect(url) as conn:
+    with psycopg.connect(url) as conn, keystore.beside(conn, Settings.from_env({}).master) as keys:
         tables = conn.execute(
             """
             SELECT table_schema, table_name FROM information_schema.tables
@@ -160,6 +186,14 @@ def table_checksums(url: str, schemas: tuple[str, ...] = WAREHOUSE_SCHEMAS) -> d
                 if row[0] not in VOLATILE_COLUMNS
             ]
             column_list = ", ".join(f'"{c}"' for c in columns)
+            if f"{schema}.{table}" in SEALED_TABLES:
+                rows = sorted(
+                    repr(row)
+                    for row in opened_rows(conn, KeyRing(keys), f"{schema}.{table}", pseudonym_key)
+                )
+                digest = hashlib.md5("\n".join(rows).encode()).hexdigest() if rows else ""
+                checksums[f"{schema}.{table}"] = f"{len(rows)}:{digest}"
+                continue
             checksums[f"{schema}.{table}"] = conn.execute(
                 f"""
                 SELECT count(*) || ':'
@@ -168,6 +202,50 @@ def table_checksums(url: str, schemas: tuple[str, ...] = WAREHOUSE_SCHEMAS) -> d
                 """
             ).fetchone()[0]
     return checksums
+
+
+def opened_rows(
+    conn: psycopg.Connection, keys: KeyRing, table: str, pseudonym_key: bytes = TEST_KEY
+) -> list[dict[str, object]]:
+    """The rows of a table holding ciphertext, decrypted (volatile columns left out)."""
+    cursor = conn.cursor(row_factory=dict_row)
+    rows = cursor.execute(f"SELECT * FROM {table}").fetchall()
+    opened = []
+    for row in rows:
+        row = {k: v for k, v in row.items() if k not in VOLATILE_COLUMNS}
+        if table == "ops.quarantine":
+            row["payload"] = quarantine.show(
+                conn, keys, row["source_file"], row["line_number"]
+            ).payload
+        else:
+            owner = row["customer_id"]
+            subject_key = row.get("customer_key") or customer_key(owner, pseudonym_key)
+            cipher = keys.customers([subject_key]).get(subject_key)
+            for column, value in row.items():
+                if isinstance(value, bytes):
+                    row[column] = open_value(cipher, value, f"{table}.{column}", owner)
+        opened.append(row)
+    return opened
+
+
+def decrypted(
+    conn: psycopg.Connection, table: str, pseudonym_key: bytes = TEST_KEY
+) -> list[dict[str, object]]:
+    """The rows of pii.customers, pii.delivery_addresses or ops.quarantine, decrypted with the
+    keystore beside the warehouse."""
+    with keystore.beside(conn, Settings.from_env({}).master) as keys:
+        return opened_rows(conn, KeyRing(keys), table, pseudonym_key)
+
+
+def quarantined_payload(conn: psycopg.Connection, line_number: int, source_file: str | None = None):
+    """The decrypted payload of a quarantined line (the one line of that number, or of that
+    file and number)."""
+    [row] = [
+        row
+        for row in decrypted(conn, "ops.quarantine")
+        if row["line_number"] == line_number and source_file in (None, row["source_file"])
+    ]
+    return row["payload"]
 
 
 def database_name(url: str) -> str:
@@ -203,14 +281,17 @@ def order_free_checksums(url: str) -> dict[str, str]:
     return checksums
 
 
-def copy_rows(source_url: str, target_url: str) -> None:
+def copy_rows(source_url: str, target_url: str, skip: frozenset[str] = frozenset()) -> None:
     """Every row of the warehouse's tables (WAREHOUSE_SCHEMAS) in `source_url` into the tables of
-    the same names in `target_url`, in the columns both have: fills a warehouse migrated only up
-    to an earlier script with what today's loader stored. Load ids are given anew, in order."""
+    the same names in `target_url`, in the columns both have, but the tables of `skip`: fills a
+    warehouse migrated only up to an earlier script with what today's loader stored. Load ids
+    are given anew, in order."""
     with psycopg.connect(source_url) as source, psycopg.connect(target_url) as target:
         target.execute("SET session_replication_role = replica")  # no reference checked
         source_tables = _table_columns(source)
         for (schema, table), columns in _table_columns(target).items():
+            if f"{schema}.{table}" in skip:
+                continue
             kept = set(source_tables.get((schema, table), ())) - {"load_id"}
             names = ", ".join(f'"{column}"' for column in columns if column in kept)
             if not names:

@@ -176,7 +176,7 @@ def _assert_erased(url):
             ("pii.customers", "customer_id = %(id)s"),
             ("pii.delivery_addresses", "customer_id = %(id)s"),
             ("warehouse.customers", "customer_key = %(key)s"),
-            ("ops.quarantine", "payload LIKE '%%' || %(id)s || '%%'"),
+            ("ops.quarantine", "%(key)s = ANY(subjects)"),
         ]:
             left = conn.execute(
                 f"SELECT count(*) FROM {table} WHERE {condition}", {"id": PERSON, "key": key}

@@ -14,7 +14,6 @@ from etl.erasure_proof import (
     SharedValue,
     attribute,
     erased_people,
-    find_residue,
 )
 from etl.settings import PROJECT_DIR
 from tests.conftest import TEST_KEY, settings_for
@@ -96,12 +95,11 @@ def test_verify_erasure_passes_right_after_loading_the_shipped_sample(
     report = json.loads(result.output)
     assert report["erased_customers"] > 0
     assert report["residue"] == []
-    # The sample's streets recur: erased people's addresses are other customers' too.
-    assert {shared["place"] for shared in report["shared"]} == {"table pii.delivery_addresses"}
-    assert all(shared["other_customers"] > 0 for shared in report["shared"])
+    # Streets recur, but the stored addresses are ciphertext now (etl/crypto.py): no table holds
+    # one in plain text, the erased person's or anyone's.
+    assert report["shared"] == [] and report["data_keys_remaining"] == []
     text = _invoke(args, shipped_sample_loaded, tmp_path).output
-    assert "RESIDUE" not in text
-    assert "no residue (" in text and "other customer" in text
+    assert "RESIDUE" not in text and "no residue" in text
 
 
 def test_a_planted_row_of_an_erased_customer_is_a_residue_beside_the_shared_values(
@@ -109,26 +107,27 @@ def test_a_planted_row_of_an_erased_customer_is_a_residue_beside_the_shared_valu
 ):
     settings = settings_for(shipped_sample_loaded, SHIPPED_SAMPLE)
     with psycopg.connect(shipped_sample_loaded) as conn:
-        people = {person.customer_key: person for person in erased_people(conn, settings)}
-        shared_before = find_residue(conn, settings).shared
-        person = people[shared_before[0].customer_key]
-        addresses = [i.terms[0] for i in person.identifiers if i.kind == "address"]
-        # the erased customer's own delivery row back, for one of their transactions (kept under
-        # the pseudonym), at their address as another customer's row spells it
-        planted = conn.execute(
+        people = erased_people(conn, settings)
+        person = next(p for p in people if any(i.kind == "address" for i in p.identifiers))
+        address = next(i.terms[0] for i in person.identifiers if i.kind == "address")
+        # A plain-text column of a row that names its customer: the erased customer's own row
+        # back, with their address (a residue), and another customer's row holding it (shared).
+        conn.execute(
             """
-            INSERT INTO pii.delivery_addresses
-            SELECT t.transaction_id, t.transaction_time, %s, d.address, d.postcode, d.city,
-                   d.country
-            FROM warehouse.transactions t,
-                 LATERAL (SELECT * FROM pii.delivery_addresses
-                          WHERE lower(address) = ANY(%s) LIMIT 1) d
-            WHERE t.customer_key = %s
-            LIMIT 1
+            INSERT INTO warehouse.customers (customer_key, city, country, segment, last_change,
+                                             source_file, source_line)
+            VALUES (%s, 'x', 'y', %s, '2020-01-01', 'planted', 1)
             """,
-            (person.customer_id, addresses, person.customer_key),
-        ).rowcount
-    assert planted == 1
+            (person.customer_key, address),
+        )
+        conn.execute(
+            """
+            UPDATE warehouse.customers SET segment = %s
+            WHERE customer_key = (SELECT min(customer_key) FROM warehouse.customers
+                                  WHERE customer_key <> %s)
+            """,
+            (address, person.customer_key),
+        )
     args = ["verify-erasure", "--raw-data", str(SHIPPED_SAMPLE)]
     result = _invoke([*args, "--json"], shipped_sample_loaded, tmp_path)
     assert result.exit_code == 1
@@ -137,16 +136,18 @@ def test_a_planted_row_of_an_erased_customer_is_a_residue_beside_the_shared_valu
         {
             "customer_key": person.customer_key,
             "kind": "address",
-            "place": "table pii.delivery_addresses",
+            "place": "table warehouse.customers",
             "count": 1,
         }
     ]
-    # the other customers' rows at that address are still shared values, not residue
-    assert [vars(shared) for shared in shared_before] == report["shared"]
+    # the other customer's row at that address is a shared value, not residue
+    assert [(s["customer_key"], s["place"]) for s in report["shared"]] == [
+        (person.customer_key, "table warehouse.customers")
+    ]
     text = _invoke(args, shipped_sample_loaded, tmp_path).output
     assert (
-        f"RESIDUE table pii.delivery_addresses: 1 x address of erased customer "
+        f"RESIDUE table warehouse.customers: 1 x address of erased customer "
         f"{person.customer_key}\n" in text
     )
-    assert f"SHARED table pii.delivery_addresses: {shared_before[0].count} x address" in text
+    assert "SHARED table warehouse.customers: 1 x address" in text
     assert "1 residues found" in text

@@ -4,7 +4,7 @@ import pytest
 
 from etl.datasets import products as products_etl
 from tests import landing_zone as lz
-from tests.conftest import load
+from tests.conftest import decrypted, load, quarantined_payload
 
 TXN_A = "00000000-0000-4000-8000-00000000000a"
 TXN_B = "00000000-0000-4000-8000-00000000000b"
@@ -71,8 +71,7 @@ def test_each_broken_record_is_quarantined_with_its_reason_and_the_rest_loads(
     ]
     assert reasons[("transactions.json.gz", 7)][0][0] == "$.transaction_time"
     assert _log(conn, "transactions.json.gz")[:5] == ("loaded", 7, 2, 0, 5)
-    payload = conn.execute("SELECT payload FROM ops.quarantine WHERE line_number = 2").fetchone()[0]
-    assert payload == '{"transaction_id": "broken'
+    assert quarantined_payload(conn, 2) == '{"transaction_id": "broken'
 
 
 def test_truncated_gzip_is_rejected_whole_and_other_files_still_load(tmp_path, database_url, conn):
@@ -129,10 +128,9 @@ def test_customer_is_cleaned_and_split_between_pii_and_analytics(tmp_path, datab
         ],
     )
     load(database_url, tmp_path)
-    pii = conn.execute(
-        "SELECT customer_id, first_name, email, phone_number, phone_number_is_e164, postcode "
-        "FROM pii.customers"
-    ).fetchone()
+    [stored] = decrypted(conn, "pii.customers")
+    columns = ("customer_id", "first_name", "email", "phone_number", "phone_number_is_e164")
+    pii = tuple(stored[column] for column in (*columns, "postcode"))
     assert pii == (
         "067318",
         "Julie-Anne",

@@ -10,6 +10,7 @@ from click.testing import CliRunner
 from api.server import main as api_server
 from etl.cli import main as warehouse
 from etl.key_fingerprints import KeyMismatch, ensure, fingerprint, replace
+from etl.settings import Settings
 from tests import landing_zone as lz
 from tests.conftest import TEST_KEY
 
@@ -62,7 +63,10 @@ def test_a_fresh_warehouse_records_the_pseudonym_key_on_its_first_run(new_databa
     assert result.exit_code == 0, result.output
     with psycopg.connect(url) as conn:
         recorded = conn.execute("SELECT name, fingerprint FROM ops.key_fingerprints").fetchall()
-    assert recorded == [("pseudonym", fingerprint(TEST_KEY))]
+    assert sorted(recorded) == [
+        ("master", fingerprint(Settings.from_env({}).master.key)),
+        ("pseudonym", fingerprint(TEST_KEY)),
+    ]
 
 
 def test_after_a_key_rotation_the_old_key_is_refused_everywhere_and_the_new_one_works(

@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 from psycopg.conninfo import make_conninfo
 
-from etl import landing, marts
+from etl import keystore, landing, marts
 from etl.cli import main as warehouse
 from etl.datasets import dataset
 from etl.file_load import load_files
@@ -22,9 +22,9 @@ from etl.key_rotation import rotate_key
 from etl.landing import Window
 from etl.migrations import available
 from etl.pseudonym import customer_key
-from etl.settings import PROJECT_DIR, SQL_SCRIPTS_DIR
+from etl.settings import PROJECT_DIR, SQL_SCRIPTS_DIR, Settings
 from tests import landing_zone as lz
-from tests.conftest import TEST_KEY, load
+from tests.conftest import TEST_KEY, create_keystore, decrypted, load
 
 EXAMPLES = sorted((SQL_SCRIPTS_DIR / "examples").glob("*.sql"))
 CENT = Decimal("0.01")
@@ -304,9 +304,7 @@ def test_marts_hold_no_emails_phones_names_or_addresses(loaded_sample, sample_da
         for kind, column in [("phone", "phone_number"), ("postcode", "postcode"),
                              ("email", "email"), ("address", "address")]:  # fmt: skip
             identifiers[kind].update(
-                row[0].lower()
-                for row in conn.execute(f"SELECT {column} FROM pii.customers")
-                if row[0]
+                row[column].lower() for row in decrypted(conn, "pii.customers") if row[column]
             )
         columns = _rows(
             conn,
@@ -481,6 +479,7 @@ def test_the_loader_and_the_privacy_officer_need_no_privilege_on_the_marts(tmp_p
     _small_zone(tmp_path)
     request = {"customer-id": "000001", "email": "person000001@example.com"}
     lz.write(tmp_path, "erasure-requests", [request], day="2020-01-03")
+    create_keystore(database_url)
     as_loader = make_conninfo(database_url, user="warehouse_loader")
     _load_files(as_loader, tmp_path, ("customers", "transactions"))
     with psycopg.connect(as_loader) as conn:
@@ -506,7 +505,8 @@ def test_key_rotation_rekeys_the_customer_mart(tmp_path, database_url, conn):
     _small_zone(tmp_path)
     assert load(database_url, tmp_path).ok
     new_key = b"a-brand-new-key-of-at-least-32-characters"
-    rotate_key(conn, TEST_KEY, new_key)
+    with keystore.beside(conn, Settings.from_env({}).master) as data_keys:
+        rotate_key(conn, TEST_KEY, new_key, data_keys)
     keys = {row[0] for row in conn.execute("SELECT customer_key FROM marts.customer_orders")}
     assert keys == {customer_key(c, new_key) for c in ("000001", "000002", "000009")}
     assert _mart_snapshot(database_url) == _rebuilt_snapshot(database_url)

@@ -20,7 +20,13 @@ from etl.migrations import (
     migrate,
 )
 from etl.settings import SQL_SCRIPTS_DIR
-from tests.conftest import WAREHOUSE_SCHEMAS, copy_rows, schema_catalog, table_checksums
+from tests.conftest import (
+    SEALED_TABLES,
+    WAREHOUSE_SCHEMAS,
+    copy_rows,
+    schema_catalog,
+    table_checksums,
+)
 
 # The numbered scripts that shed their definitions, as they were up to commit e970efd.
 BEFORE_DEFINITIONS = Path(__file__).parent / "migrations_before_definitions"
@@ -310,6 +316,17 @@ _MONTHS = """
 """
 
 
+def _without_sealed(checksums):
+    return {t: c for t, c in checksums.items() if t not in SEALED_TABLES}
+
+
+def _without_sealed_lines(catalog):
+    """The catalog but for what 090 changed: the sealed tables' columns and indexes, and the
+    tombstone's key_destroyed_at."""
+    changed = (*SEALED_TABLES, "key_destroyed_at")
+    return {line for line in catalog if not any(name in line for name in changed)}
+
+
 def test_a_warehouse_built_before_the_definitions_upgrades_with_its_data_and_marts(
     loaded_sample, new_database
 ):
@@ -325,11 +342,13 @@ def test_a_warehouse_built_before_the_definitions_upgrades_with_its_data_and_mar
             " FROM unnest(ops.partitioned_tables()) AS p, unnest(%s::date[]) AS m",
             (months,),
         )
-    copy_rows(loaded_sample, url)
+    # Personal data is ciphertext today, which the plaintext columns of then do not take: the
+    # move of those three tables through 090 is test_crypto_shredding's.
+    copy_rows(loaded_sample, url, skip=SEALED_TABLES)
     with psycopg.connect(url) as conn:
         conn.execute("SELECT marts.refresh_all()")
     schemas = (*WAREHOUSE_SCHEMAS, "marts")
-    before = table_checksums(url, schemas)
+    before = _without_sealed(table_checksums(url, schemas))
     # of today's tables, those the scripts up to 050 made (later scripts add tables)
     assert before == {
         t: c for t, c in table_checksums(loaded_sample, schemas).items() if t in before
@@ -342,15 +361,18 @@ def test_a_warehouse_built_before_the_definitions_upgrades_with_its_data_and_mar
         later = [m.name for m in available() if m.version > 50]
         assert migrate(conn) == later + [f"definitions/{d.name}" for d in definitions()]
         assert conn.execute(record).fetchall()[: -len(later)] == recorded
-    after = table_checksums(url, schemas)
+    after = _without_sealed(table_checksums(url, schemas))
     added = set(after) - set(before)  # by the scripts after 061 (070's ops.schema_drift), empty
     assert {after[table] for table in added} <= {"0:"}
     assert {t: c for t, c in after.items() if t not in added} == before
-    assert _without_references_to_transactions(
-        _without_definitions_record(
-            [line for line in schema_catalog(url) if not any(t in line for t in added)]
+    # 090 changed the columns of the sealed tables (and gave quarantine an index), nothing else
+    assert _without_sealed_lines(
+        _without_references_to_transactions(
+            _without_definitions_record(
+                [line for line in schema_catalog(url) if not any(t in line for t in added)]
+            )
         )
-    ) == _without_references_to_transactions(catalog)
+    ) == _without_sealed_lines(_without_references_to_transactions(catalog))
     with psycopg.connect(url) as conn:
         assert migrate(conn) == []
         # The triggers note a change's day, and the refresh recomputes it.

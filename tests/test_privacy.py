@@ -12,14 +12,27 @@ import psycopg
 import pytest
 from psycopg.conninfo import make_conninfo
 
-from etl import landing
+from etl import keystore, landing
 from etl.erasure_proof import find_residue
 from etl.key_rotation import rotate_key
 from etl.landing_scrub import scrub_landing
-from etl.pseudonym import customer_key
-from etl.settings import DEVELOPMENT_PSEUDONYM_KEY, PROJECT_DIR, Settings, SettingsError
+from etl.pseudonym import customer_key, pseudonym
+from etl.settings import (
+    DEVELOPMENT_MASTER_KEY,
+    DEVELOPMENT_PSEUDONYM_KEY,
+    PROJECT_DIR,
+    Settings,
+    SettingsError,
+)
 from tests import landing_zone as lz
-from tests.conftest import TEST_KEY, load, settings_for, table_checksums
+from tests.conftest import (
+    TEST_KEY,
+    create_keystore,
+    decrypted,
+    load,
+    settings_for,
+    table_checksums,
+)
 
 ERASED_DAY_TOTALS = """
     SELECT transaction_time::date, count(*), sum(total_cost)
@@ -111,13 +124,14 @@ def test_verifier_finds_no_residue_after_erasure_and_finds_planted_residue(
     with psycopg.connect(url) as conn:
         assert find_residue(conn, settings).residue == []
         with conn.transaction(force_rollback=True):
+            # the payload is ciphertext now; a reason quoting the value is still plain text
             conn.execute(
                 """
                 INSERT INTO ops.quarantine (dataset, partition_date, source_file, line_number,
-                                            errors, payload)
-                SELECT 'customers', min(partition_date), 'planted', 1, '[]', %s FROM ops.load_log
+                                            errors)
+                SELECT 'customers', min(partition_date), 'planted', 1, %s FROM ops.load_log
                 """,
-                ('{"email": "jacobbarker@example.org"}',),
+                ('[{"path": "$.email", "message": "jacobbarker@example.org"}]',),
             )
             residue = find_residue(conn, settings).residue
         assert [(r.kind, r.place) for r in residue] == [("email", "table ops.quarantine")]
@@ -163,9 +177,16 @@ def test_production_refuses_the_development_key():
             {"WAREHOUSE_ENV": "production", "WAREHOUSE_PSEUDONYM_KEY": DEVELOPMENT_PSEUDONYM_KEY}
         )
     key = "k" * 40
-    assert Settings.from_env({"WAREHOUSE_ENV": "production", "WAREHOUSE_PSEUDONYM_KEY": key})
+    master_key = "ab" * 32
+    production = {"WAREHOUSE_ENV": "production", "WAREHOUSE_PSEUDONYM_KEY": key}
+    with pytest.raises(SettingsError, match="WAREHOUSE_MASTER_KEY"):
+        Settings.from_env({**production, "WAREHOUSE_MASTER_KEY": DEVELOPMENT_MASTER_KEY})
+    with pytest.raises(SettingsError, match="32 bytes"):
+        Settings.from_env({**production, "WAREHOUSE_MASTER_KEY": "too short"})
+    assert Settings.from_env({**production, "WAREHOUSE_MASTER_KEY": master_key})
     dotenv = (PROJECT_DIR / ".env").read_text()
     assert f"WAREHOUSE_PSEUDONYM_KEY={DEVELOPMENT_PSEUDONYM_KEY}\n" in dotenv
+    assert f"WAREHOUSE_MASTER_KEY={DEVELOPMENT_MASTER_KEY}\n" in dotenv
 
 
 def test_analyst_cannot_read_personal_data_and_the_loader_can(tmp_path, database_url):
@@ -299,7 +320,9 @@ def test_key_rotation_rekeys_everything_in_one_go(tmp_path, database_url, conn):
     _requests(tmp_path, [("000001", "person000001@example.com")])
     load(database_url, tmp_path)
     new_key = b"a-brand-new-key-of-at-least-32-characters"
-    rotate_key(conn, TEST_KEY, new_key)
+    [customer_before] = decrypted(conn, "pii.customers")
+    with keystore.beside(conn, Settings.from_env({}).master) as keys:
+        rotate_key(conn, TEST_KEY, new_key, keys)
     keys = {r[0] for r in conn.execute("SELECT customer_key FROM warehouse.transactions")}
     assert keys == {customer_key("000001", new_key), customer_key("000002", new_key)}
     joined = conn.execute(
@@ -308,6 +331,10 @@ def test_key_rotation_rekeys_everything_in_one_go(tmp_path, database_url, conn):
     assert joined == (1,)
     tombstone = conn.execute("SELECT customer_key FROM privacy.erased_customers").fetchone()
     assert tombstone == (customer_key("000001", new_key),)
+    # The personal data still decrypts, its data key now found under the new pseudonym.
+    [customer_after] = decrypted(conn, "pii.customers", new_key)
+    assert customer_after["email"] == customer_before["email"] == "person000002@example.com"
+    assert customer_after["email_key"] == pseudonym("person000002@example.com", new_key)
     # Replays under the new key keep the erased customer out.
     settings = replace(settings_for(database_url, tmp_path), pseudonym_key=new_key)
     from etl.runner import run
@@ -352,6 +379,7 @@ def test_the_loader_loads_and_the_privacy_officer_erases_with_their_own_roles(
     broken = json.dumps(lz.customer("000001", last_change="not a date"))
     lz.write(tmp_path, "customers", [lz.customer("000001"), broken])
     lz.write(tmp_path, "transactions", [lz.transaction(customer_id="000001")], hour=1)
+    create_keystore(database_url)
     as_loader = make_conninfo(database_url, user="warehouse_loader")
     summary = load(as_loader, tmp_path, datasets=("products", "customers", "transactions"))
     assert summary.ok, summary.render()

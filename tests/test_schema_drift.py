@@ -13,7 +13,7 @@ from etl.landing import DATASETS
 from etl.runner import run
 from etl.settings import DISCARD_VALUE, FREEZE, Settings, SettingsError
 from tests import landing_zone as lz
-from tests.conftest import TEST_KEY, dump_database, load, settings_for
+from tests.conftest import TEST_KEY, decrypted, dump_database, load, settings_for
 
 # Values of the new field, each unlike anything else in the database: if one is stored
 # anywhere, the dump has it.
@@ -50,12 +50,8 @@ def _drift(conn):
 
 
 def _quarantined(conn):
-    return {
-        line: (errors, payload)
-        for line, errors, payload in conn.execute(
-            "SELECT line_number, errors, payload FROM ops.quarantine ORDER BY 1"
-        )
-    }
+    rows = decrypted(conn, "ops.quarantine")
+    return {row["line_number"]: (row["errors"], row["payload"]) for row in rows}
 
 
 def _cli(args, database_url, root):

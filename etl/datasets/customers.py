@@ -23,21 +23,33 @@ from etl.dataset import (
     staging_table,
 )
 from etl.landing import LandingFile
-from etl.pseudonym import customer_key
+from etl.pseudonym import customer_key, pseudonym
+from etl.sealing import Sealing
 from etl.validation import RecordError, RecordRejected
 
 STAGING = staging_table(
     "stg_customers",
     (
         "source_line", "customer_id", "customer_key", "first_name", "last_name", "date_of_birth",
-        "email", "phone_number", "phone_number_is_e164", "phone_extension", "address", "postcode",
-        "postcode_district", "city", "country", "segment", "last_change",
+        "email", "email_key", "phone_number", "phone_number_is_e164", "phone_extension",
+        "address", "postcode", "postcode_district", "city", "country", "segment", "last_change",
     ),
     (
-        "integer", "text", "text", "text", "text", "date",
-        "text", "text", "boolean", "text", "text", "text",
-        "text", "text", "text", "text", "date",
+        "integer", "text", "text", "bytea", "bytea", "bytea",
+        "bytea", "text", "bytea", "boolean", "bytea",
+        "bytea", "bytea", "text", "text", "text", "text", "date",
     ),
+)  # fmt: skip
+# The direct identifiers, encrypted under the customer's data key before they are staged.
+SEALING = Sealing(
+    STAGING,
+    {
+        column: f"pii.customers.{column}"
+        for column in (
+            "first_name", "last_name", "date_of_birth", "email", "phone_number",
+            "phone_extension", "address", "postcode",
+        )
+    },
 )  # fmt: skip
 # Each customer's newest record in the batch, unless a newer one is stored.
 WINNERS = STAGING.with_columns("customer_winners", ("source_file", "text"))
@@ -82,6 +94,7 @@ def to_staging(
             cleaning.text(record.get("last_name")),
             dates["date_of_birth"],
             email,
+            email and pseudonym(email, context.pseudonym_key),
             phone.number if phone else None,
             phone.is_e164 if phone else None,
             phone.extension if phone else None,
@@ -97,8 +110,9 @@ def to_staging(
 
 
 _PII_COLUMNS = (
-    "customer_id, customer_key, first_name, last_name, date_of_birth, email, phone_number, "
-    "phone_number_is_e164, phone_extension, address, postcode, city, country, last_change"
+    "customer_id, customer_key, first_name, last_name, date_of_birth, email, email_key, "
+    "phone_number, phone_number_is_e164, phone_extension, address, postcode, city, country, "
+    "last_change"
 )
 _PROFILE_COLUMNS = "customer_key, city, country, postcode_district, segment, last_change"
 
@@ -141,7 +155,9 @@ def merge(conn: psycopg.Connection, context: LoadContext) -> MergeResults:
         """
     )
     erased = erasure.resolve_pending(
-        conn, "SELECT customer_id, customer_key, email FROM customer_winners", context.pseudonym_key
+        conn,
+        "SELECT customer_id, customer_key, email_key FROM customer_winners",
+        context.pseudonym_key,
     )
     rows = conn.execute(
         """
@@ -188,4 +204,5 @@ DATASET = Dataset(
     merge=merge,
     forget=forget,
     erases_on_arrival=True,
+    sealing=SEALING,
 )

@@ -111,7 +111,7 @@ def _carry_out_one(
 ) -> tuple[str, dict[str, int]]:
     stored = conn.execute(
         # no row lock needed: the erasure lock is held exclusively, no load runs meanwhile
-        "SELECT email FROM pii.customers WHERE customer_id = %s",
+        "SELECT email_key FROM pii.customers WHERE customer_id = %s",
         (customer_id,),
     ).fetchone()
     if stored is None:
@@ -119,9 +119,10 @@ def _carry_out_one(
             "SELECT 1 FROM privacy.erased_customers WHERE customer_key = %s", (subject_key,)
         ).fetchone()
         return ("already_erased" if already else "unknown_customer"), {}
-    if stored[0] != email:
+    email_key = pseudonym(email, key)
+    if stored[0] != email_key:
         return "email_mismatch", {}
-    return "erased", erasure.erase_customer(conn, customer_id, email, request_id, key)
+    return "erased", erasure.erase_customer(conn, customer_id, email_key, request_id, key, email)
 
 
 def forget(conn: psycopg.Connection, files: Sequence[LandingFile]) -> None:

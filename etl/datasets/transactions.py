@@ -29,6 +29,7 @@ from etl.dataset import (
 from etl.landing import LandingFile
 from etl.orphan_rule import UNKNOWN_CUSTOMER, UNKNOWN_PRODUCT
 from etl.pseudonym import customer_key
+from etl.sealing import Sealing
 from etl.validation import RecordError, RecordRejected
 
 log = logging.getLogger(__name__)
@@ -42,10 +43,18 @@ STAGING = staging_table(
     ),
     (
         "integer", "uuid", "text", "text", "timestamp",
-        "text", "text", "text", "text",
+        "bytea", "bytea", "text", "text",
         "text", "numeric(12, 2)",
     ),
 )  # fmt: skip
+# The delivery street address and postcode, encrypted under the customer's data key.
+SEALING = Sealing(
+    STAGING,
+    {
+        "delivery_address": "pii.delivery_addresses.address",
+        "delivery_postcode": "pii.delivery_addresses.postcode",
+    },
+)
 ITEMS_STAGING = staging_table(
     "stg_transaction_items",
     ("source_line", "line_number", "sku", "quantity", "price", "total"),
@@ -328,4 +337,5 @@ DATASET = Dataset(
         "SELECT DISTINCT date_trunc('month', transaction_time)::date FROM stg_transactions"
     ),
     merges_concurrently=True,
+    sealing=SEALING,
 )

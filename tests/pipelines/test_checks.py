@@ -89,14 +89,14 @@ BREAKS = {
         "no_direct_identifiers",
         "UPDATE warehouse.transactions SET delivery_city = 'someone@example.com'",
     ),
-    "a pii row left for an erased customer": (
+    # personal data is ciphertext in pii.*: the residue is planted in a plain-text column
+    "a row left for an erased customer": (
         "erasure_requests",
         "no_residue_after_erasure",
-        f"""INSERT INTO pii.customers (customer_id, customer_key, email, address, postcode, city,
-                                       country, last_change, source_file, source_line)
-            VALUES ('{ERASED_ID}', '{customer_key(ERASED_ID, TEST_KEY)}',
-                    'person{ERASED_ID}@example.com', 'nowhere', 'E7 1NS', 'Emer Ville',
-                    'United Kingdom', '2020-01-01',
+        f"""INSERT INTO warehouse.customers (customer_key, city, country, segment, last_change,
+                                             source_file, source_line)
+            VALUES ('{customer_key(ERASED_ID, TEST_KEY)}', 'Emer Ville', 'United Kingdom',
+                    'person{ERASED_ID}@example.com', '2020-01-01',
                     'date=2020-01-01/hour=05/customers.json.gz', 2)""",
     ),
 }
