@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from api.filters import DateRange
 from api.paging import Page, PageQuery, fetch_page
-from etl.landing import DATASETS
+from etl.source.landing import DATASETS
 
 router = APIRouter(prefix="/data-quality", tags=["data quality"])
 

@@ -13,8 +13,8 @@ import uvicorn
 from api.database import PersonalDataReachable, analyst_url, check_role
 from api.settings import DATABASE_URL_ENV, ApiSettings
 from etl.database import database_url, prepare
-from etl.migrations import MigrationError
 from etl.settings import Settings, SettingsError
+from etl.warehouse.migrations import MigrationError
 
 log = logging.getLogger(__name__)
 

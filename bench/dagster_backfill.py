@@ -24,8 +24,8 @@ from typing import Any
 
 from bench.inputs import prepare
 from bench.server import Server
-from etl import landing
 from etl.settings import PROJECT_DIR
+from etl.source import landing
 from tests.conftest import table_checksums
 from tests.dagster_dev import BIN, DagsterDev, hourly_keys
 

@@ -24,10 +24,10 @@ from typing import Any
 import psycopg
 
 from bench.server import Server
-from etl import quality
-from etl.landing import Window
-from etl.runner import run
+from etl.inspection import quality
+from etl.loading.runner import run
 from etl.settings import PROJECT_DIR, Settings
+from etl.source.landing import Window
 from tests import landing_zone as lz
 from tests.dagster_dev import DagsterDev
 from tests.local_deployment import LocalDeployment, broker_reachable

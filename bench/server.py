@@ -14,8 +14,8 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from etl.database import start_embedded, stop_embedded
-from etl.keystore import SUFFIX as KEYSTORE_SUFFIX
-from etl.migrations import migrate
+from etl.encryption.keystore import SUFFIX as KEYSTORE_SUFFIX
+from etl.warehouse.migrations import migrate
 
 # The embedded server's settings for benchmarks: sized for a warehouse on this kind of machine
 # (2 cores, 24 GiB) rather than PostgreSQL's defaults (128MB of shared buffers, checkpoints
@@ -124,5 +124,5 @@ class Server:
         finally:
             with psycopg.connect(self.admin_url, autocommit=True) as conn:
                 conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-                # the keystore the pipeline made beside it (etl/keystore.py)
+                # the keystore the pipeline made beside it (etl/encryption/keystore.py)
                 conn.execute(f'DROP DATABASE IF EXISTS "{name}{KEYSTORE_SUFFIX}" WITH (FORCE)')

@@ -17,8 +17,8 @@ from typing import Any
 
 import click
 
-from etl.landing import DATASETS
 from etl.settings import Settings, SettingsError
+from etl.source.landing import DATASETS
 
 
 def configure_logging(verbose: bool) -> None:
@@ -90,8 +90,8 @@ def _run(
     force: bool,
     workers: int,
 ) -> None:
-    from etl.landing import Window
-    from etl.runner import run
+    from etl.loading.runner import run
+    from etl.source.landing import Window
 
     configure_logging(verbose)
     window = Window.of_days(start, end)
@@ -158,9 +158,9 @@ def standalone_main(name: str) -> None:
 def status(raw_data: Path | None, as_json: bool) -> None:
     """Per dataset: partitions, rows, quarantined, duplicates, orphans, last load, schema drift,
     the newest partition loaded and the partitions overdue."""
-    from etl.freshness import Overdue
-    from etl.schema_drift import Drift
-    from etl.status import status as read_status
+    from etl.inspection.freshness import Overdue
+    from etl.inspection.status import status as read_status
+    from etl.source.schema_drift import Drift
 
     settings = _settings(raw_data)
     with _connection() as conn:
@@ -200,7 +200,7 @@ def doctor(raw_data: Path | None, as_json: bool) -> None:
     """Check the warehouse against the load log and the landing zone: partitions not loaded,
     failed loads, counts that do not add up, orphan rows, requests not erased, landing files not
     recognised. Exits 1 when it finds a problem (notes alone do not count)."""
-    from etl.doctor import examine
+    from etl.inspection.doctor import examine
 
     settings = _settings(raw_data)
     with _connection() as conn:
@@ -232,7 +232,7 @@ def quarantine() -> None:
 @click.option("--limit", default=50, show_default=True)
 def quarantine_list(dataset: str | None, source_file: str | None, limit: int) -> None:
     """One line per rejected record: file, line and reasons."""
-    from etl.quarantine import lines
+    from etl.loading.quarantine import lines
 
     with _connection() as conn:
         rows = lines(conn, dataset, source_file, limit)
@@ -247,8 +247,8 @@ def quarantine_list(dataset: str | None, source_file: str | None, limit: int) ->
 def quarantine_show(source_file: str, line_number: int) -> None:
     """One rejected record in full: reasons and the line as received (decrypted), unless its
     day's key was destroyed after the retention period."""
-    from etl.keystore import KeyRing
-    from etl.quarantine import show
+    from etl.encryption.keystore import KeyRing
+    from etl.loading.quarantine import show
 
     settings = _settings()
     with _connection() as conn, _keystore(settings) as keys:
@@ -276,7 +276,7 @@ def quarantine_show(source_file: str, line_number: int) -> None:
 def quarantine_expire(days: int | None) -> None:
     """Destroy the keys of the quarantine's days older than the retention period and drop their
     payloads (every run does this at its end); reasons, file and line stay."""
-    from etl.quarantine import expire
+    from etl.loading.quarantine import expire
 
     settings = _settings()
     retention = settings.quarantine_retention_days if days is None else days
@@ -297,8 +297,8 @@ def quarantine_expire(days: int | None) -> None:
 @click.option("-v", "--verbose", is_flag=True)
 def erase(scrub_landing: bool, raw_data: Path | None, verbose: bool) -> None:
     """Carry out the landing zone's erasure requests (and optionally scrub the landing zone)."""
-    from etl.landing_scrub import scrub_landing as scrub
-    from etl.runner import run as run_datasets
+    from etl.loading.runner import run as run_datasets
+    from etl.privacy.landing_scrub import scrub_landing as scrub
 
     configure_logging(verbose)
     settings = _settings(raw_data)
@@ -331,8 +331,8 @@ def verify_erasure(raw_data: Path | None, also_search: tuple[Path, ...], as_json
     exit 1 if any remain. A value found in another customer's row (or, where no row names its
     customer, held by other customers in the landing zone too) is shown as shared, not as a
     residue."""
-    from etl.erasure import keys_remaining
-    from etl.erasure_proof import erased_people, find_residue
+    from etl.privacy.erasure import keys_remaining
+    from etl.privacy.erasure_proof import erased_people, find_residue
 
     settings = _settings(raw_data)
     with _connection() as conn, _keystore(settings) as keys:
@@ -382,7 +382,7 @@ def verify_erasure(raw_data: Path | None, also_search: tuple[Path, ...], as_json
 def rotate_key(new_key_env: str) -> None:
     """Re-key every pseudonym from WAREHOUSE_PSEUDONYM_KEY to the new key, in one transaction;
     from then on every command refuses the old key."""
-    from etl.key_rotation import rotate_key as rotate
+    from etl.encryption.key_rotation import rotate_key as rotate
 
     settings = _settings()
     new_key = os.environ.get(new_key_env, "")
@@ -406,8 +406,8 @@ def subject_access(customer_id: str, as_json: bool) -> None:
     delivery addresses, transactions with their lines, quarantined lines naming them, erasure
     status. For an erased customer, only that their key is destroyed. Works on any database
     DATABASE_URL names (a restored backup too) with the keystore of WAREHOUSE_KEYSTORE_URL."""
-    from etl.keystore import KeyRing
-    from etl.subject_access import subject_access as read
+    from etl.encryption.keystore import KeyRing
+    from etl.privacy.subject_access import subject_access as read
 
     settings = _settings()
     with _connection() as conn, _keystore(settings) as keys:
@@ -440,8 +440,8 @@ def rotate_master_key(new_key_env: str) -> None:
     """Re-wrap every data key from WAREHOUSE_MASTER_KEY to the new master key, in one keystore
     transaction (the data itself is not touched), and record the new key's fingerprint in the
     warehouse. Run again after an interruption, it finishes what is left."""
-    from etl import key_fingerprints
-    from etl.crypto import EnvironmentMasterKey
+    from etl.encryption import key_fingerprints
+    from etl.encryption.crypto import EnvironmentMasterKey
 
     settings = _settings()
     try:
@@ -475,7 +475,7 @@ def marts_group() -> None:
 @click.option("--all", "everything", is_flag=True, help="Recompute every day.")
 def marts_refresh(start: date | None, end: date | None, everything: bool) -> None:
     """Recompute the marts: the days changed since the last refresh, start..end, or --all."""
-    from etl import marts
+    from etl.warehouse import marts
 
     if everything and (start or end):
         raise click.UsageError("--all recomputes every day: give it without --start/--end")
@@ -503,7 +503,7 @@ def _month(ctx: click.Context, param: click.Parameter, value: str) -> date:
 @partitions_group.command("list")
 def partitions_list() -> None:
     """Every month of every partitioned table: attached (with its rows), or where it went."""
-    from etl.table_partitions import partitions
+    from etl.warehouse.monthly_partitions import partitions
 
     with _connection() as conn:
         for partition in partitions(conn):
@@ -521,7 +521,7 @@ def partitions_list() -> None:
 def partitions_detach(before: date, archive_dir: Path | None) -> None:
     """Take the months before --before out of transactions, items and quarantine: kept in the
     schema archive, or written to --archive; quarantine months are dropped (personal data)."""
-    from etl.table_partitions import detach
+    from etl.warehouse.monthly_partitions import detach
 
     with _connection() as conn:
         detached = detach(conn, before, archive_dir)
@@ -567,8 +567,8 @@ def db_stop() -> None:
 def db_migrate() -> None:
     """Apply pending sql-scripts/ migrations (runs also happen to do this)."""
     from etl.database import connect, database_url
-    from etl.encryption_upgrade import VACUUM, encrypt_plaintext
-    from etl.migrations import migrate
+    from etl.encryption.upgrade import VACUUM, encrypt_plaintext
+    from etl.warehouse.migrations import migrate
 
     settings = _settings()
     with connect(database_url(settings)) as conn, _keystore(settings) as keys:
@@ -593,7 +593,7 @@ def _connection():
 def _keystore(settings: Settings, check: bool = True):
     """The keystore (a connection; created beside the warehouse when it is the default one)."""
     from etl.database import database_url
-    from etl.keystore import Keystore, keystore_url
+    from etl.encryption.keystore import Keystore, keystore_url
 
     url = database_url(settings)
     with _refusing_bad_settings():

@@ -15,9 +15,9 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
-from etl import key_fingerprints
-from etl.migrations import migrate
+from etl.encryption import key_fingerprints
 from etl.settings import Settings
+from etl.warehouse.migrations import migrate
 
 log = logging.getLogger(__name__)
 

@@ -7,8 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from etl.crypto import EnvironmentMasterKey
-from etl.landing import DATASETS
+from etl.encryption.crypto import EnvironmentMasterKey
+from etl.source.landing import DATASETS
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 SCHEMAS_DIR = PROJECT_DIR / "schemas"
@@ -16,8 +16,8 @@ SQL_SCRIPTS_DIR = PROJECT_DIR / "sql-scripts"
 
 # The key local runs and `.env` use when none is set. It is public, so production refuses it.
 DEVELOPMENT_PSEUDONYM_KEY = "dev-only-insecure-key"
-# Likewise the master key that wraps customers' data keys (etl/crypto.py): public, refused in
-# production.
+# Likewise the master key that wraps customers' data keys (etl/encryption/crypto.py): public,
+# refused in production.
 DEVELOPMENT_MASTER_KEY = "eyqyICyVUftus1fvDfmorhHRT0Y3dtSVdiXvjSXcxTI="
 MASTER_KEY_VARIABLE = "WAREHOUSE_MASTER_KEY"
 KEYSTORE_URL_VARIABLE = "WAREHOUSE_KEYSTORE_URL"
@@ -31,7 +31,7 @@ DEFAULT_QUARANTINE_RETENTION_DAYS = 30
 TIMEZONE_VARIABLE = "WAREHOUSE_TIMEZONE"
 DEFAULT_TIMEZONE = "Europe/Zagreb"
 
-# What a load does with a field its dataset's schema does not know (etl/schema_drift.py):
+# What a load does with a field its dataset's schema does not know (etl/source/schema_drift.py):
 # `freeze` quarantines the record; `discard_value` loads it without the field, whose value is
 # kept nowhere. Either way the drift is recorded. The default keeps a feed that gained a field
 # loading (and the new value, perhaps personal data, out of the quarantine), while status,
@@ -62,7 +62,7 @@ class Settings:
         timezone: the time zone of the landing zone's dates and hours.
         master_key: the master key wrapping data keys (base64 or hex of 32 bytes).
         keystore_url: a libpq URL of the keystore, or None for the database beside the
-            warehouse's (etl/keystore.py).
+            warehouse's (etl/encryption/keystore.py).
         quarantine_retention_days: days a quarantined payload stays readable.
     """
 

@@ -1,8 +1,8 @@
 """Freshness: when each asset's partition is due, as Dagster's partition freshness checks, and
 the sensor that evaluates them.
 
-The deadlines are etl/freshness.py's, as cron schedules in the landing zone's time zone: an
-hourly partition by a quarter past the next hour, a daily one by 06:00 on its day. Once a
+The deadlines are etl/inspection/freshness.py's, as cron schedules in the landing zone's time zone:
+an hourly partition by a quarter past the next hour, a daily one by 06:00 on its day. Once a
 deadline passes, the check fails until the partition due by then is materialised, and says which
 partition it expected. Dagster's newer FreshnessPolicy judges an asset by the time of its latest
 materialisation of any partition, so the next hour loading (or a backfill of old ones) would
@@ -19,7 +19,7 @@ from dagster import (
     build_time_partition_freshness_checks,
 )
 
-from etl.freshness import DAILY_DUE_HOUR, HOURLY_GRACE
+from etl.inspection.freshness import DAILY_DUE_HOUR, HOURLY_GRACE
 from pipelines.assets import DATASET_ASSETS
 from pipelines.partitions import TIMEZONE
 

@@ -47,7 +47,7 @@ erasure_requests_job = define_asset_job(
     description="Carry out one day's erasure requests and prove nothing of them remains.",
 )
 
-# Keyed by the landing zone's dataset name (etl.landing.DATASETS), for the sensor.
+# Keyed by the landing zone's dataset name (etl.source.landing.DATASETS), for the sensor.
 DATASET_JOBS = {
     "products": products_job,
     "customers": customers_job,

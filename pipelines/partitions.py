@@ -16,8 +16,8 @@ from dagster import (
     TimeWindowPartitionsDefinition,
 )
 
-from etl.landing import LandingFile, Window
 from etl.settings import DEFAULT_TIMEZONE, TIMEZONE_VARIABLE
+from etl.source.landing import LandingFile, Window
 
 # Fixed at load time: Dagster needs the partitions before any run. Both come from the
 # environment so that a deployment with a later landing zone or another zone needs no code.
@@ -33,7 +33,7 @@ DAILY = DailyPartitionsDefinition(
 )
 
 # A backfill of many partitions is a few runs, each loading its range of partitions in one step
-# through the batched loader (etl/file_load.py), instead of a run per partition: a run costs
+# through the batched loader (etl/loading/file_load.py), instead of a run per partition: a run costs
 # seconds to start, an hour of the feed a hundredth of a second to load. At most this many hours
 # per run (a month by default; with the Celery executor, about the backfill's hours divided by
 # the workers spreads it over all of them); daily partitions take the days these hours span.

@@ -15,8 +15,8 @@ from dagster import ConfigurableResource, EnvVar
 from pydantic import Field
 
 from etl.database import connect, database_url
-from etl.landing import DATASETS
 from etl.settings import SCHEMA_CONTRACT_VARIABLE, Settings, schema_contract_variable
+from etl.source.landing import DATASETS
 
 
 class WarehouseDatabase(ConfigurableResource):
@@ -55,7 +55,7 @@ class PseudonymKey(ConfigurableResource):
 
 
 class SchemaContract(ConfigurableResource):
-    """What a load does with a field a dataset's schema does not know (etl/schema_drift.py):
+    """What a load does with a field a dataset's schema does not know (etl/source/schema_drift.py):
     `freeze` or `discard_value`, for every dataset and for any one of them."""
 
     every_dataset: str | None = Field(default=None, description=SCHEMA_CONTRACT_VARIABLE)

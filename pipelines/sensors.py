@@ -21,8 +21,8 @@ from dagster import (
     sensor,
 )
 
-from etl import landing
-from etl.landing import LandingFile
+from etl.source import landing
+from etl.source.landing import LandingFile
 from pipelines.assets import DATASET_ASSETS
 from pipelines.jobs import DATASET_JOBS
 from pipelines.partitions import TIMEZONE, partition_key

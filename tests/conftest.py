@@ -20,16 +20,17 @@ import pytest
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.rows import dict_row
 
-from etl import keystore, quarantine
 from etl.database import start_embedded
-from etl.keystore import SUFFIX as KEYSTORE_SUFFIX
-from etl.keystore import KeyRing
-from etl.migrations import migrate
-from etl.pseudonym import customer_key
-from etl.run_summary import RunSummary
-from etl.runner import run
-from etl.sealing import open_value
+from etl.encryption import keystore
+from etl.encryption.keystore import SUFFIX as KEYSTORE_SUFFIX
+from etl.encryption.keystore import KeyRing
+from etl.encryption.sealing import open_value
+from etl.loading import quarantine
+from etl.loading.run_summary import RunSummary
+from etl.loading.runner import run
+from etl.privacy.pseudonym import customer_key
 from etl.settings import PROJECT_DIR, Settings
+from etl.warehouse.migrations import migrate
 
 SAMPLE_DATA = PROJECT_DIR.parent / "shared" / "sample_raw_data"
 TEST_KEY = b"test-pseudonym-key-for-the-test-suite-only"
@@ -79,7 +80,7 @@ def new_database(server_url: str):
     with psycopg.connect(server_url, autocommit=True) as conn:
         for name in created:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            # the keystore a run made beside it (etl/keystore.py)
+            # the keystore a run made beside it (etl/encryption/keystore.py)
             conn.execute(f'DROP DATABASE IF EXISTS "{name}{KEYSTORE_SUFFIX}" WITH (FORCE)')
 
 
@@ -119,7 +120,7 @@ def settings_for(database_url: str, raw_data: Path, home: Path | None = None) ->
 
 def load(database_url: str, raw_data: Path, **kwargs) -> RunSummary:
     """Run the pipeline on `raw_data` into the database at `database_url` (keyword arguments as
-    etl.runner.run takes them)."""
+    etl.loading.runner.run takes them)."""
     return run(settings_for(database_url, raw_data), show_progress=False, **kwargs)
 
 
@@ -145,7 +146,7 @@ def loaded_sample(new_database, sample_data) -> str:
 
 WAREHOUSE_SCHEMAS = ("warehouse", "pii", "ops", "privacy")
 # The migrator's records of what it applied, and the fingerprints of the keys the commands
-# were given (a load by etl.file_load alone records none), which no load writes.
+# were given (a load by etl.loading.file_load alone records none), which no load writes.
 MIGRATION_RECORDS = ("schema_migrations", "schema_definitions", "key_fingerprints")
 # Columns that differ between equal warehouses: ids and times of the loads themselves.
 VOLATILE_COLUMNS = {

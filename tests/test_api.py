@@ -18,8 +18,8 @@ import psycopg
 import pytest
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from etl.migrations import migrate
 from etl.settings import PROJECT_DIR, SQL_SCRIPTS_DIR
+from etl.warehouse.migrations import migrate
 from tests.conftest import TEST_KEY
 
 TOKEN = "test-token-for-the-api-tests"

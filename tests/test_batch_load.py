@@ -8,10 +8,12 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from etl import landing, staging, table_partitions
 from etl.datasets import dataset
-from etl.file_load import batches, load_files
-from etl.migrations import migrate
+from etl.loading import staging
+from etl.loading.file_load import batches, load_files
+from etl.source import landing
+from etl.warehouse import monthly_partitions
+from etl.warehouse.migrations import migrate
 from tests import landing_zone as lz
 from tests.conftest import TEST_KEY, load, order_free_checksums, table_checksums
 
@@ -170,7 +172,7 @@ def test_a_database_error_in_a_batch_fails_only_the_file_at_fault(tmp_path, data
         END $$
         """
     )
-    table_partitions.ensure(conn, [date(2020, 1, 1)])
+    monthly_partitions.ensure(conn, [date(2020, 1, 1)])
     conn.execute(
         "CREATE TRIGGER refuse BEFORE INSERT ON warehouse.transaction_ids "
         "FOR EACH ROW EXECUTE FUNCTION faults.refuse()"

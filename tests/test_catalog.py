@@ -5,7 +5,7 @@ from datetime import date
 
 import pytest
 
-from etl import catalog
+from etl.inspection import catalog
 from tests import landing_zone as lz
 from tests.conftest import load
 

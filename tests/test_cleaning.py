@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from etl import cleaning
+from etl.source import cleaning
 
 
 @pytest.mark.parametrize(

@@ -15,12 +15,12 @@ from datetime import date
 import psycopg
 import pytest
 
-from etl import landing as landing_zone
-from etl import table_partitions
 from etl.datasets import dataset
-from etl.file_load import load_files
-from etl.migrations import migrate
-from etl.pseudonym import customer_key
+from etl.loading.file_load import load_files
+from etl.privacy.pseudonym import customer_key
+from etl.source import landing as landing_zone
+from etl.warehouse import monthly_partitions
+from etl.warehouse.migrations import migrate
 from tests import landing_zone as lz
 from tests.conftest import TEST_KEY, load, order_free_checksums, table_checksums
 
@@ -267,7 +267,7 @@ def test_two_files_merging_the_same_new_transaction_at_once_keep_the_earliest(
     url = new_database()
     with psycopg.connect(url, autocommit=True) as conn:
         migrate(conn)
-        table_partitions.ensure(conn, [date(2020, 1, 1)])
+        monthly_partitions.ensure(conn, [date(2020, 1, 1)])
     transactions = dataset("transactions")
 
     def waiter():

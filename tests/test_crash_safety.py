@@ -15,8 +15,8 @@ import time
 import psycopg
 import pytest
 
-from etl.migrations import migrate
 from etl.settings import PROJECT_DIR
+from etl.warehouse.migrations import migrate
 from tests import landing_zone as lz
 from tests.conftest import TEST_KEY, load, table_checksums
 

@@ -16,13 +16,15 @@ import psycopg
 import pytest
 from click.testing import CliRunner
 
-from etl import crypto, keystore, quarantine, table_partitions
 from etl.cli import main as warehouse
-from etl.crypto import EnvironmentMasterKey
-from etl.keystore import KeyRing, Keystore, MasterKeyMismatch, url_beside
-from etl.migrations import available, migrate
-from etl.pseudonym import customer_key
+from etl.encryption import crypto, keystore
+from etl.encryption.crypto import EnvironmentMasterKey
+from etl.encryption.keystore import KeyRing, Keystore, MasterKeyMismatch, url_beside
+from etl.loading import quarantine
+from etl.privacy.pseudonym import customer_key
 from etl.settings import DEVELOPMENT_MASTER_KEY, PROJECT_DIR, SQL_SCRIPTS_DIR, Settings
+from etl.warehouse import monthly_partitions
+from etl.warehouse.migrations import available, migrate
 from tests import landing_zone as lz
 from tests.conftest import TEST_KEY, decrypted, load
 
@@ -334,7 +336,7 @@ def test_a_warehouse_from_before_090_is_encrypted_in_place(new_database, tmp_pat
             (scripts / migration.name).unlink()
     with psycopg.connect(url, autocommit=True) as conn:
         migrate(conn, scripts)
-        table_partitions.ensure(conn, [date(2020, 1, 1)])
+        monthly_partitions.ensure(conn, [date(2020, 1, 1)])
     with psycopg.connect(url) as conn:
         conn.execute(
             """

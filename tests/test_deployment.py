@@ -15,8 +15,8 @@ import yaml
 from dagster import Definitions
 from dagster._config import process_config
 
-from etl.landing import DATASETS
 from etl.settings import DEVELOPMENT_MASTER_KEY, PROJECT_DIR, schema_contract_variable
+from etl.source.landing import DATASETS
 from pipelines.jobs import DATASET_JOBS, DATASET_TAG
 
 COMPOSE = yaml.safe_load((PROJECT_DIR / "docker-compose.yml").read_text())

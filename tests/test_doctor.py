@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 import pytest
 from click.testing import CliRunner
 
-from etl import landing
 from etl.cli import main as warehouse
-from etl.file_load import record_failure
+from etl.loading.file_load import record_failure
+from etl.source import landing
 from tests import landing_zone as lz
 from tests.conftest import TEST_KEY, load
 

@@ -7,7 +7,7 @@ import pytest
 from click.testing import CliRunner
 
 from etl.cli import main as warehouse
-from etl.erasure_proof import (
+from etl.privacy.erasure_proof import (
     ErasedPerson,
     Identifier,
     Residue,
@@ -95,8 +95,8 @@ def test_verify_erasure_passes_right_after_loading_the_shipped_sample(
     report = json.loads(result.output)
     assert report["erased_customers"] > 0
     assert report["residue"] == []
-    # Streets recur, but the stored addresses are ciphertext now (etl/crypto.py): no table holds
-    # one in plain text, the erased person's or anyone's.
+    # Streets recur, but the stored addresses are ciphertext now (etl/encryption/crypto.py): no
+    # table holds one in plain text, the erased person's or anyone's.
     assert report["shared"] == [] and report["data_keys_remaining"] == []
     text = _invoke(args, shipped_sample_loaded, tmp_path).output
     assert "RESIDUE" not in text and "no residue" in text

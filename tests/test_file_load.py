@@ -268,7 +268,7 @@ def test_plain_json_and_gzip_forms_are_both_read(tmp_path, database_url, conn):
 
 
 def test_memory_is_bounded_by_the_batch_not_the_file(tmp_path, database_url, conn, monkeypatch):
-    from etl import staging
+    from etl.loading import staging
 
     sent_batches = []
     original = staging.CopyBuffer._send

@@ -8,8 +8,8 @@ import pytest
 from click.testing import CliRunner
 
 from etl.cli import main as warehouse
-from etl.freshness import FEEDS, _due_partitions, due
-from etl.status import status
+from etl.inspection.freshness import FEEDS, _due_partitions, due
+from etl.inspection.status import status
 from tests import landing_zone as lz
 from tests.conftest import TEST_KEY, load
 

@@ -18,9 +18,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from etl import landing
 from etl.datasets import dataset
-from etl.file_load import load_files
+from etl.loading.file_load import load_files
+from etl.source import landing
 from tests import landing_zone as lz
 from tests.conftest import TEST_KEY, load, order_free_checksums
 

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from api.server import main as api_server
 from etl.cli import main as warehouse
-from etl.key_fingerprints import KeyMismatch, ensure, fingerprint, replace
+from etl.encryption.key_fingerprints import KeyMismatch, ensure, fingerprint, replace
 from etl.settings import Settings
 from tests import landing_zone as lz
 from tests.conftest import TEST_KEY

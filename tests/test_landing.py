@@ -7,8 +7,8 @@ from datetime import date
 
 import pytest
 
-from etl import landing
-from etl.landing import LandingFileError
+from etl.source import landing
+from etl.source.landing import LandingFileError
 
 
 def _write(path, data: bytes):

@@ -12,9 +12,10 @@ import psycopg
 import pytest
 from click.testing import CliRunner
 
-from etl import database, retries
+from etl import database
 from etl.cli import main as warehouse
-from etl.migrations import migrate
+from etl.loading import retries
+from etl.warehouse.migrations import migrate
 from tests import landing_zone as lz
 from tests.conftest import TEST_KEY, load, table_checksums
 from tests.database_server import RestartableServer

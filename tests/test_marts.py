@@ -14,15 +14,17 @@ import pytest
 from click.testing import CliRunner
 from psycopg.conninfo import make_conninfo
 
-from etl import keystore, landing, marts
 from etl.cli import main as warehouse
 from etl.datasets import dataset
-from etl.file_load import load_files
-from etl.key_rotation import rotate_key
-from etl.landing import Window
-from etl.migrations import available
-from etl.pseudonym import customer_key
+from etl.encryption import keystore
+from etl.encryption.key_rotation import rotate_key
+from etl.loading.file_load import load_files
+from etl.privacy.pseudonym import customer_key
 from etl.settings import PROJECT_DIR, SQL_SCRIPTS_DIR, Settings
+from etl.source import landing
+from etl.source.landing import Window
+from etl.warehouse import marts
+from etl.warehouse.migrations import available
 from tests import landing_zone as lz
 from tests.conftest import TEST_KEY, create_keystore, decrypted, load
 

@@ -11,7 +11,8 @@ import psycopg
 import pytest
 from psycopg.conninfo import make_conninfo
 
-from etl.migrations import (
+from etl.settings import SQL_SCRIPTS_DIR
+from etl.warehouse.migrations import (
     RECORDS,
     MigrationError,
     available,
@@ -19,7 +20,6 @@ from etl.migrations import (
     definitions,
     migrate,
 )
-from etl.settings import SQL_SCRIPTS_DIR
 from tests.conftest import (
     SEALED_TABLES,
     WAREHOUSE_SCHEMAS,
@@ -225,8 +225,8 @@ def _scripts_before_definitions():
 
 
 def _migrate_as_before(url, through="050_delivery_addresses_by_month.sql"):
-    """What etl.migrations did until the definitions moved out: the numbered scripts (as they
-    were) applied and recorded in ops.schema_migrations, nothing else."""
+    """What etl.warehouse.migrations did until the definitions moved out: the numbered scripts (as
+    they were) applied and recorded in ops.schema_migrations, nothing else."""
     with psycopg.connect(url) as conn:
         conn.execute("CREATE SCHEMA ops")
         conn.execute(RECORDS["ops.schema_migrations"])

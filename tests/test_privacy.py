@@ -12,11 +12,11 @@ import psycopg
 import pytest
 from psycopg.conninfo import make_conninfo
 
-from etl import keystore, landing
-from etl.erasure_proof import find_residue
-from etl.key_rotation import rotate_key
-from etl.landing_scrub import scrub_landing
-from etl.pseudonym import customer_key, pseudonym
+from etl.encryption import keystore
+from etl.encryption.key_rotation import rotate_key
+from etl.privacy.erasure_proof import find_residue
+from etl.privacy.landing_scrub import scrub_landing
+from etl.privacy.pseudonym import customer_key, pseudonym
 from etl.settings import (
     DEVELOPMENT_MASTER_KEY,
     DEVELOPMENT_PSEUDONYM_KEY,
@@ -24,6 +24,7 @@ from etl.settings import (
     Settings,
     SettingsError,
 )
+from etl.source import landing
 from tests import landing_zone as lz
 from tests.conftest import (
     TEST_KEY,
@@ -161,7 +162,7 @@ def test_pseudonyms_in_the_warehouse_are_stable_across_runs_and_keys(tmp_path, n
     keys = {}
     for run_name, key in [("first", TEST_KEY), ("again", TEST_KEY), ("other", b"other-key" * 4)]:
         url = new_database()
-        from etl.runner import run
+        from etl.loading.runner import run
 
         run(replace(settings_for(url, tmp_path), pseudonym_key=key), show_progress=False)
         with psycopg.connect(url) as conn:
@@ -337,7 +338,7 @@ def test_key_rotation_rekeys_everything_in_one_go(tmp_path, database_url, conn):
     assert customer_after["email_key"] == pseudonym("person000002@example.com", new_key)
     # Replays under the new key keep the erased customer out.
     settings = replace(settings_for(database_url, tmp_path), pseudonym_key=new_key)
-    from etl.runner import run
+    from etl.loading.runner import run
 
     summary = run(settings, show_progress=False, force=True)
     assert summary.datasets["customers"].records["erased"] == 1

@@ -9,12 +9,12 @@ import psycopg
 import pytest
 from click.testing import CliRunner
 
-from etl import landing
 from etl.cli import main as warehouse
 from etl.datasets import dataset
-from etl.file_load import load_files
-from etl.migrations import migrate
-from etl.status import status
+from etl.inspection.status import status
+from etl.loading.file_load import load_files
+from etl.source import landing
+from etl.warehouse.migrations import migrate
 from tests.conftest import TEST_KEY, load, table_checksums
 
 

@@ -9,9 +9,9 @@ import pytest
 from click.testing import CliRunner
 
 from etl.cli import main as warehouse
-from etl.landing import DATASETS
-from etl.runner import run
+from etl.loading.runner import run
 from etl.settings import DISCARD_VALUE, FREEZE, Settings, SettingsError
+from etl.source.landing import DATASETS
 from tests import landing_zone as lz
 from tests.conftest import TEST_KEY, decrypted, dump_database, load, settings_for
 

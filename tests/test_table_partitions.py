@@ -14,10 +14,11 @@ import psycopg
 import pytest
 from click.testing import CliRunner
 
-from etl import quality, table_partitions
 from etl.cli import main as warehouse
-from etl.erasure_proof import find_residue
-from etl.landing import Window
+from etl.inspection import quality
+from etl.privacy.erasure_proof import find_residue
+from etl.source.landing import Window
+from etl.warehouse import monthly_partitions
 from tests import landing_zone as lz
 from tests.conftest import TEST_KEY, load, settings_for, table_checksums
 
@@ -74,7 +75,7 @@ def loaded(database_url, tmp_path) -> str:
 def _attached(conn) -> dict[tuple[str, date], int]:
     return {
         (p.parent, p.month): p.rows
-        for p in table_partitions.partitions(conn)
+        for p in monthly_partitions.partitions(conn)
         if p.state == "attached"
     }
 
@@ -144,7 +145,7 @@ def test_loaders_needing_the_same_new_month_create_it_once(database_url):
     def create() -> None:
         try:
             with psycopg.connect(database_url) as conn:
-                created.append(table_partitions.ensure(conn, [date(2021, 6, 1)]))
+                created.append(monthly_partitions.ensure(conn, [date(2021, 6, 1)]))
         except Exception as error:  # collected, the test fails on it
             errors.append(error)
 
@@ -156,7 +157,7 @@ def test_loaders_needing_the_same_new_month_create_it_once(database_url):
     assert not errors
     assert sum(created) == len(PARENTS)
     with psycopg.connect(database_url) as conn:
-        assert table_partitions.missing(conn, [date(2021, 6, 1)]) == set()
+        assert monthly_partitions.missing(conn, [date(2021, 6, 1)]) == set()
 
 
 def test_a_new_month_is_created_while_a_load_merges_the_month_before_without_deadlock(
@@ -170,14 +171,14 @@ def test_a_new_month_is_created_while_a_load_merges_the_month_before_without_dea
     server ended one of the two with a deadlock."""
     january, february = date(2020, 1, 1), date(2020, 2, 1)
     with psycopg.connect(database_url, autocommit=True) as conn:
-        table_partitions.ensure(conn, [january])
+        monthly_partitions.ensure(conn, [january])
         conn.execute("SELECT ops.create_partition('warehouse.transactions', %s)", (february,))
     outcome: dict[str, object] = {}
 
     def create_february() -> None:
         try:
             with psycopg.connect(database_url, autocommit=True) as conn:
-                outcome["created"] = table_partitions.ensure(conn, [february])
+                outcome["created"] = monthly_partitions.ensure(conn, [february])
         except Exception as error:  # collected: the test fails on it
             outcome["error"] = error
 
@@ -206,7 +207,7 @@ def test_a_new_month_is_created_while_a_load_merges_the_month_before_without_dea
     assert "error" not in outcome, outcome
     assert outcome["created"] == len(PARENTS) - 1
     with psycopg.connect(database_url) as conn:
-        assert table_partitions.missing(conn, [january, february]) == set()
+        assert monthly_partitions.missing(conn, [january, february]) == set()
         references = conn.execute(
             """
             SELECT conrelid::regclass::text, confrelid::regclass::text FROM pg_constraint
@@ -260,7 +261,7 @@ def test_detach_archives_old_months_and_later_loads_leave_them_out(loaded, tmp_p
         assert {m for p, m in attached if p == "ops.load_log"} == set(MONTHS)
         states = {
             (p.parent, p.month): p.state
-            for p in table_partitions.partitions(conn)
+            for p in monthly_partitions.partitions(conn)
             if p.state != "attached"
         }
     assert states == {
@@ -290,7 +291,7 @@ def test_detach_without_archive_keeps_the_months_in_the_archive_schema(loaded):
     )
     with psycopg.connect(loaded) as conn:
         assert conn.execute(january_addresses).fetchone()[0] == 1
-        detached = table_partitions.detach(conn, date(2020, 2, 1))
+        detached = monthly_partitions.detach(conn, date(2020, 2, 1))
         assert {(p.parent, p.state) for p in detached} == {
             ("warehouse.transactions", "kept"),
             ("warehouse.transaction_items", "kept"),
@@ -311,7 +312,7 @@ def test_verify_erasure_searches_the_archive_files(loaded, tmp_path):
     archive = tmp_path / "archive"
     settings = settings_for(loaded, tmp_path / "raw")
     with psycopg.connect(loaded) as conn:
-        table_partitions.detach(conn, date(2020, 2, 1), archive)
+        monthly_partitions.detach(conn, date(2020, 2, 1), archive)
         conn.execute(
             """
             INSERT INTO privacy.erased_customers (customer_key, customer_id, request_id)
@@ -331,7 +332,7 @@ def test_verify_erasure_searches_the_archive_files(loaded, tmp_path):
 def test_a_month_loaded_again_after_it_was_archived_is_archived_again_beside_it(loaded, tmp_path):
     archive = tmp_path / "archive"
     with psycopg.connect(loaded) as conn:
-        table_partitions.detach(conn, date(2020, 2, 1), archive)
+        monthly_partitions.detach(conn, date(2020, 2, 1), archive)
     # January's file changes: its new content loads into January, created again
     replacement = lz.transaction(
         "00000000-0000-4000-8000-000000000011",
@@ -346,9 +347,9 @@ def test_a_month_loaded_again_after_it_was_archived_is_archived_again_beside_it(
             "WHERE transaction_time < '2020-02-01'"
         ).fetchall()
         assert january == [("00000000-0000-4000-8000-000000000011",)]
-        again = table_partitions.detach(conn, date(2020, 2, 1), archive)
-        assert {p.parent for p in again} == set(table_partitions.DETACHABLE)
-        assert table_partitions.detach(conn, date(2020, 2, 1)) == []
+        again = monthly_partitions.detach(conn, date(2020, 2, 1), archive)
+        assert {p.parent for p in again} == set(monthly_partitions.DETACHABLE)
+        assert monthly_partitions.detach(conn, date(2020, 2, 1)) == []
     first = archive / "warehouse.transactions_2020-01.csv.gz"
     second = archive / "warehouse.transactions_2020-01.2.csv.gz"
     assert "000000000001" in gzip.decompress(first.read_bytes()).decode()

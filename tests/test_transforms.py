@@ -7,12 +7,12 @@ from decimal import Decimal
 
 import pytest
 
-from etl import landing
-from etl.dataset import CustomerErased, LoadContext, TempTable
 from etl.datasets import DATASETS, customers, dataset, erasure_requests, products, transactions
-from etl.erasure import ErasedCustomers
-from etl.pseudonym import customer_key
-from etl.validation import RecordRejected
+from etl.loading.dataset import CustomerErased, LoadContext, TempTable
+from etl.privacy.erasure import ErasedCustomers
+from etl.privacy.pseudonym import customer_key
+from etl.source import landing
+from etl.source.validation import RecordRejected
 from tests import landing_zone as lz
 
 KEY = b"unit-test-key"

@@ -4,7 +4,7 @@ import copy
 
 import pytest
 
-from etl.validation import RecordRejected, decode, validate
+from etl.source.validation import RecordRejected, decode, validate
 
 TRANSACTION = {
     "transaction_id": "fd386f34-86e2-469a-90d1-2cf3f6c75a96",

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import psycopg
 
-from etl import table_partitions
-from etl.landing import LandingFile, discover
+from etl.source.landing import LandingFile, discover
+from etl.warehouse import monthly_partitions
 
 # name -> "module:function", in the order the report lists them: the limit first.
 LOADERS = {
@@ -72,7 +72,7 @@ def prepare_months(database_url: str, raw_data: Path, options: LoadOptions) -> N
     before midnight on a month's last day lands in the next month's first folder)."""
     months = set()
     for landing_file in discover(raw_data, (DATASET,)):
-        month = table_partitions.month_of(landing_file.partition_date)
-        months |= {month, table_partitions.month_of(month - timedelta(days=1))}
+        month = monthly_partitions.month_of(landing_file.partition_date)
+        months |= {month, monthly_partitions.month_of(month - timedelta(days=1))}
     with psycopg.connect(database_url) as conn:
-        table_partitions.ensure(conn, months)
+        monthly_partitions.ensure(conn, months)

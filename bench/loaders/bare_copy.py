@@ -2,10 +2,10 @@
 
 Only what the target tables demand is computed: the customer's pseudonym (a constrained column).
 No schema check, no cleaning, no duplicate handling, no quarantine, no load log. Files go in the
-pipeline's batches (etl.file_load.batches: consecutive files up to a few MiB), each batch in one
-transaction, its rows sent in rounds of 5,000 records whatever the files' sizes, so that small
-hourly files cost no more than their bytes; batches load in parallel over `workers` processes,
-like the pipeline's.
+pipeline's batches (etl.loading.file_load.batches: consecutive files up to a few MiB), each batch in
+one transaction, its rows sent in rounds of 5,000 records whatever the files' sizes, so that small
+hourly files cost no more than their bytes; batches load in parallel over `workers` processes, like
+the pipeline's.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ import orjson
 import psycopg
 
 from bench.loaders import Loaded, LoadOptions, prepare_months, transaction_files
-from etl import file_load
-from etl.pseudonym import customer_key
+from etl.loading import file_load
+from etl.privacy.pseudonym import customer_key
 
 # Records per round of COPYs: ids and transactions first, then their items and addresses
 # (foreign keys).

@@ -7,9 +7,9 @@ from datetime import date
 from pathlib import Path
 
 from bench.loaders import DATASET, Loaded, LoadOptions
-from etl.landing import Window
-from etl.runner import run
+from etl.loading.runner import run
 from etl.settings import Settings
+from etl.source.landing import Window
 
 
 def load(database_url: str, raw_data: Path, options: LoadOptions) -> Loaded:

@@ -20,7 +20,7 @@ import jsonschema
 import psycopg2
 
 from bench.loaders import DATASET, Loaded, LoadOptions, prepare_months, transaction_files
-from etl.pseudonym import pseudonym
+from etl.privacy.pseudonym import pseudonym
 from etl.settings import SCHEMAS_DIR
 
 

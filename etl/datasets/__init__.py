@@ -6,8 +6,8 @@ transactions that name them, erasure requests last.
 
 from __future__ import annotations
 
-from etl.dataset import Dataset
 from etl.datasets import customers, erasure_requests, products, transactions
+from etl.loading.dataset import Dataset
 
 DATASETS: tuple[Dataset, ...] = (
     products.DATASET,

@@ -12,8 +12,8 @@ from typing import Any
 
 import psycopg
 
-from etl import cleaning, erasure
-from etl.dataset import (
+from etl.encryption.sealing import Sealing
+from etl.loading.dataset import (
     CustomerErased,
     Dataset,
     LoadContext,
@@ -22,10 +22,11 @@ from etl.dataset import (
     StagingRow,
     staging_table,
 )
-from etl.landing import LandingFile
-from etl.pseudonym import customer_key, pseudonym
-from etl.sealing import Sealing
-from etl.validation import RecordError, RecordRejected
+from etl.privacy import erasure
+from etl.privacy.pseudonym import customer_key, pseudonym
+from etl.source import cleaning
+from etl.source.landing import LandingFile
+from etl.source.validation import RecordError, RecordRejected
 
 STAGING = staging_table(
     "stg_customers",

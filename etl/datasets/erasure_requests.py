@@ -15,8 +15,7 @@ from typing import Any
 import orjson
 import psycopg
 
-from etl import cleaning, erasure
-from etl.dataset import (
+from etl.loading.dataset import (
     Dataset,
     LoadContext,
     MergeResult,
@@ -24,9 +23,11 @@ from etl.dataset import (
     StagingRow,
     staging_table,
 )
-from etl.landing import LandingFile
-from etl.pseudonym import customer_key, pseudonym
-from etl.validation import RecordError, RecordRejected
+from etl.privacy import erasure
+from etl.privacy.pseudonym import customer_key, pseudonym
+from etl.source import cleaning
+from etl.source.landing import LandingFile
+from etl.source.validation import RecordError, RecordRejected
 
 STAGING = staging_table(
     "stg_erasure_requests",

@@ -11,8 +11,7 @@ from typing import Any
 
 import psycopg
 
-from etl import cleaning
-from etl.dataset import (
+from etl.loading.dataset import (
     Dataset,
     LoadContext,
     MergeResult,
@@ -21,7 +20,8 @@ from etl.dataset import (
     TempTable,
     staging_table,
 )
-from etl.landing import LandingFile
+from etl.source import cleaning
+from etl.source.landing import LandingFile
 
 STAGING = staging_table(
     "stg_products",

@@ -16,8 +16,9 @@ from typing import Any
 
 import psycopg
 
-from etl import cleaning
-from etl.dataset import (
+from etl.datasets.orphan_rule import UNKNOWN_CUSTOMER, UNKNOWN_PRODUCT
+from etl.encryption.sealing import Sealing
+from etl.loading.dataset import (
     Dataset,
     LoadContext,
     MergeResult,
@@ -26,11 +27,10 @@ from etl.dataset import (
     TempTable,
     staging_table,
 )
-from etl.landing import LandingFile
-from etl.orphan_rule import UNKNOWN_CUSTOMER, UNKNOWN_PRODUCT
-from etl.pseudonym import customer_key
-from etl.sealing import Sealing
-from etl.validation import RecordError, RecordRejected
+from etl.privacy.pseudonym import customer_key
+from etl.source import cleaning
+from etl.source.landing import LandingFile
+from etl.source.validation import RecordError, RecordRejected
 
 log = logging.getLogger(__name__)
 

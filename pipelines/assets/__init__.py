@@ -5,7 +5,7 @@ from pipelines.assets.erasure_requests import erasure_requests
 from pipelines.assets.products import products
 from pipelines.assets.transactions import transactions
 
-# Keyed by the landing zone's dataset name (etl.landing.DATASETS).
+# Keyed by the landing zone's dataset name (etl.source.landing.DATASETS).
 DATASET_ASSETS = {
     "products": products,
     "customers": customers,

@@ -1,4 +1,4 @@
-"""The asset checks, as measures of etl/quality.py against thresholds.
+"""The asset checks, as measures of etl/inspection/quality.py against thresholds.
 
 A check is evaluated in its asset's own step (pipelines/assets/loading.py), after the load,
 or alone when only it is selected: as separate steps, each check cost a run two to three seconds
@@ -15,9 +15,10 @@ from dataclasses import dataclass
 import psycopg
 from dagster import AssetCheckSeverity, MetadataValue
 
-from etl import quality, schema_drift
-from etl.landing import Window
+from etl.inspection import quality
 from etl.settings import Settings
+from etl.source import schema_drift
+from etl.source.landing import Window
 from pipelines.resources import QualityThresholds
 
 

@@ -3,8 +3,8 @@
 
 from dagster import MetadataValue
 
-from etl import quality
-from etl.erasure_proof import find_residue
+from etl.inspection import quality
+from etl.privacy.erasure_proof import find_residue
 from pipelines.assets.dataset_checks import (
     ACCOUNTED_FOR,
     QUARANTINE_RATE,
@@ -42,8 +42,8 @@ NO_RESIDUE = Check(
     "no_residue_after_erasure",
     "No identifier of an erased customer (e-mail, phone, name with date of birth, address, as "
     "the landing zone gives them) in any table, nor in any file under WAREHOUSE_HOME or "
-    "DAGSTER_HOME: etl.erasure_proof's verifier. A value another customer holds too (a shared "
-    "street) is counted apart, in shared_values, and does not fail it.",
+    "DAGSTER_HOME: etl.privacy.erasure_proof's verifier. A value another customer holds too "
+    "(a shared street) is counted apart, in shared_values, and does not fail it.",
     _no_residue,
 )
 

@@ -21,10 +21,10 @@ from dagster import (
 )
 
 from etl.database import connect, database_url
-from etl.freshness import FEEDS
-from etl.key_fingerprints import KeyMismatch
-from etl.partitions import load_partitions, totals
-from etl.run_summary import DatasetSummary
+from etl.encryption.key_fingerprints import KeyMismatch
+from etl.inspection.freshness import FEEDS
+from etl.loading.partition_load import load_partitions, totals
+from etl.loading.run_summary import DatasetSummary
 from etl.settings import Settings
 from pipelines.assets import tables
 from pipelines.assets.dataset_checks import Check, CheckScope
@@ -136,7 +136,7 @@ def materialize_partitions(
     table's columns and the partition's rows in it.
 
     A run of one partition of a dataset that sends a drop every partition (transactions,
-    products: etl/freshness.py) that finds none in the landing zone materialises nothing
+    products: etl/inspection/freshness.py) that finds none in the landing zone materialises nothing
     (None): the catalog shows the partition missing, and its freshness check late, until the
     drop lands and loads. A range (a backfill) is materialised whole, all Dagster can do with
     one step: a partition without a file shows zero files.

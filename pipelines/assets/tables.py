@@ -8,7 +8,7 @@ from collections.abc import Iterable
 import psycopg
 from dagster import MetadataValue, TableColumn, TableColumnConstraints, TableSchema
 
-from etl import catalog
+from etl.inspection import catalog
 from pipelines.partitions import landing_partition
 
 TABLE_NAME = "dagster/table_name"
@@ -17,7 +17,7 @@ ROW_COUNT = "dagster/row_count"
 
 
 def definition_metadata(dataset: str) -> dict[str, str]:
-    """The asset's own metadata: the warehouse table it fills (etl.catalog.TABLES)."""
+    """The asset's own metadata: the warehouse table it fills (etl.inspection.catalog.TABLES)."""
     return {TABLE_NAME: catalog.TABLES[dataset]}
 
 

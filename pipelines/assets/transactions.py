@@ -3,7 +3,7 @@ date=YYYY-MM-DD/hour=HH/transactions.json.gz, and the checks of their totals and
 
 from dagster import AssetCheckSeverity, MetadataValue
 
-from etl import quality
+from etl.inspection import quality
 from pipelines.assets.dataset_checks import (
     ACCOUNTED_FOR,
     NO_DIRECT_IDENTIFIERS,

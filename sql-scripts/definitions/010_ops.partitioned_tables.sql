@@ -1,5 +1,5 @@
 -- ops.partitioned_tables: the tables partitioned by month (020, 050), whose months the loader
--- creates before it writes to them (etl/table_partitions.py).
+-- creates before it writes to them (etl/warehouse/monthly_partitions.py).
 CREATE OR REPLACE FUNCTION ops.partitioned_tables() RETURNS regclass[]
 LANGUAGE sql STABLE AS $$
     SELECT ARRAY['warehouse.transactions', 'warehouse.transaction_items',

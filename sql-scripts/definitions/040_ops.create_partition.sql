@@ -1,7 +1,7 @@
 -- Create the partition of `parent` for `month` unless it exists; true when it was created.
 -- Creations take turns on an advisory lock, so that two loaders needing a new month at once
 -- create it once. CREATE ... PARTITION OF locks the parent exclusively for a moment: the loader
--- calls this in a transaction of its own, holding no other lock (etl/table_partitions.py). A
+-- calls this in a transaction of its own, holding no other lock (etl/warehouse/monthly_partitions.py). A
 -- month's partition of purchased lines or delivery addresses refers to the same month's
 -- partition of transactions (061), which is created first when it is missing.
 CREATE OR REPLACE FUNCTION ops.create_partition(parent regclass, month date) RETURNS boolean

@@ -2,8 +2,8 @@
 -- (loaded, rejected, or scrubbed: the file rewritten by `warehouse erase --scrub-landing`,
 -- which carries the counts of the load it follows); a failed load left nothing. Of the files of
 -- the landing days first_day..last_day, or of every day when they are null: the bounds keep it
--- to those months of the load log. Its one definition: the load log (etl/load_log.py), status,
--- doctor, the asset checks (etl/quality.py) and the marts' refresh all read it here.
+-- to those months of the load log. Its one definition: the load log (etl/loading/load_log.py), status,
+-- doctor, the asset checks (etl/inspection/quality.py) and the marts' refresh all read it here.
 CREATE OR REPLACE FUNCTION ops.loads_in_effect(first_day date DEFAULT NULL,
                                                last_day date DEFAULT NULL)
 RETURNS SETOF ops.load_log

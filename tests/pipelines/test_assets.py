@@ -6,8 +6,8 @@ import psycopg
 import pytest
 from dagster import Failure, build_asset_context
 
-from etl.migrations import migrate
-from etl.pseudonym import customer_key
+from etl.privacy.pseudonym import customer_key
+from etl.warehouse.migrations import migrate
 from pipelines.assets.loading import materialize_partitions
 from pipelines.resources import warehouse_settings
 from tests import landing_zone as lz

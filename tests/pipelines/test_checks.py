@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from dagster import AssetCheckSeverity
 
-from etl.pseudonym import customer_key
+from etl.privacy.pseudonym import customer_key
 from pipelines.resources import SchemaContract
 from tests import landing_zone as lz
 from tests.conftest import TEST_KEY, load

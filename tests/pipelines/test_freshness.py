@@ -8,7 +8,7 @@ import pytest
 from dagster import AssetSelection, DagsterInstance, materialize
 from dagster._core.test_utils import freeze_time
 
-from etl.status import status
+from etl.inspection.status import status
 from pipelines.freshness import DAILY_DEADLINE, FRESHNESS_CHECKS, HOURLY_DEADLINE
 from tests import landing_zone as lz
 from tests.pipelines.conftest import ASSETS, resources
