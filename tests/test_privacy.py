@@ -256,6 +256,35 @@ def test_request_before_the_customer_arrives_erases_them_on_arrival(tmp_path, da
     assert conn.execute("SELECT count(*) FROM warehouse.transactions").fetchone() == (1,)
 
 
+@pytest.mark.parametrize("first", ["customer", "request"])
+def test_erasure_clears_load_errors_quoting_the_email(first, tmp_path, database_url, conn):
+    """The warehouse keeps no e-mail in plain text, so a load error quoting one is found by the
+    e-mail's keyed hash, on both of an erasure's paths: the request for a known customer, and a
+    pending request carried out when the customer arrives."""
+    quoted = "line 3: not an e-mail domain in 'Person000001@Example.com' (a copy of the record)"
+    other = "line 4: not an e-mail domain in 'person000002@example.com'"
+    lz.write(tmp_path / "customers", "customers", [lz.customer("000001"), lz.customer("000002")])
+    _requests(tmp_path / "requests", [("000001", "person000001@example.com")])
+    order = ["customers", "requests"] if first == "customer" else ["requests", "customers"]
+    load(database_url, tmp_path / order[0])
+    for number, error in enumerate((quoted, other)):
+        conn.execute(
+            """
+            INSERT INTO ops.load_log (dataset, partition_date, partition_hour, source_file,
+                                      checksum, status, error, started_at, finished_at)
+            VALUES ('customers', '2020-01-01', 5, %s, 'x', 'failed', %s, now(), now())
+            """,
+            (f"date=2020-01-01/hour=05/broken-{number}.json.gz", error),
+        )
+    conn.commit()
+    load(database_url, tmp_path / order[1])
+    assert conn.execute("SELECT outcome FROM privacy.erasure_log").fetchone() == ("erased",)
+    errors = conn.execute(
+        "SELECT error FROM ops.load_log WHERE status = 'failed' ORDER BY source_file"
+    ).fetchall()
+    assert errors == [("[removed by erasure]",), (other,)]
+
+
 def test_erasure_reaches_quarantine_and_broken_replays_stay_out(tmp_path, database_url, conn):
     broken = json.dumps(lz.customer("000001", last_change="not a date"))
     lz.write(tmp_path, "customers", [lz.customer("000001"), broken], hour=1)

@@ -123,7 +123,7 @@ def _carry_out_one(
     email_key = pseudonym(email, key)
     if stored[0] != email_key:
         return "email_mismatch", {}
-    return "erased", erasure.erase_customer(conn, customer_id, email_key, request_id, key, email)
+    return "erased", erasure.erase_customer(conn, customer_id, email_key, request_id, key)
 
 
 def forget(conn: psycopg.Connection, files: Sequence[LandingFile]) -> None:

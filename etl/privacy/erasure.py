@@ -13,6 +13,7 @@ from etl.encryption.keystore import Keystore
 from etl.loading import quarantine
 from etl.privacy import subjects
 from etl.privacy.pseudonym import customer_key
+from etl.privacy.subjects import email_keys_named
 from etl.warehouse import locks
 
 
@@ -62,7 +63,6 @@ def erase_customer(
     email_key: str,
     request_id: str,
     key: bytes,
-    email: str | None = None,
 ) -> dict[str, int]:
     """Remove a customer's personal data everywhere the warehouse keeps it; return rows removed.
 
@@ -70,7 +70,6 @@ def erase_customer(
     figures do not change; their delivery addresses go. The tombstone keeps the customer erased
     and records that their data key is to be destroyed: the keystore is another database, so
     the key goes once this transaction has committed (destroy_erased_keys), never before.
-    `email`, when the request gives it, also clears the load log's errors quoting it.
     """
     subject_key = customer_key(customer_id, key)
     removed = {
@@ -84,12 +83,7 @@ def erase_customer(
         # Rejected lines naming the customer: by the id they give, or by the e-mail anywhere.
         "ops.quarantine": quarantine.erase(conn, [subject_key, email_key]),
     }
-    if email is not None:
-        removed["ops.load_log"] = conn.execute(
-            "UPDATE ops.load_log SET error = '[removed by erasure]' "
-            "WHERE strpos(lower(error), %s) > 0",
-            (email,),
-        ).rowcount
+    removed["ops.load_log"] = _scrub_load_errors(conn, email_key, key)
     conn.execute(
         """
         INSERT INTO privacy.erased_customers (customer_key, customer_id, email_key, request_id)
@@ -170,6 +164,25 @@ def resolve_pending(conn: psycopg.Connection, arrived: str, key: bytes) -> set[s
             (outcome, orjson.dumps(removed).decode(), request_id),
         )
     return erased
+
+
+def _scrub_load_errors(conn: psycopg.Connection, email_key: str, key: bytes) -> int:
+    """Clear the load log's errors that quote the customer's e-mail, found by its keyed hash
+    (the warehouse keeps no e-mail in plain text to search for): an error quoting a record can
+    hold one. Few errors hold an @ at all."""
+    quoting = [
+        load_id
+        for load_id, error in conn.execute(
+            "SELECT load_id, error FROM ops.load_log WHERE strpos(error, '@') > 0"
+        )
+        if email_key in email_keys_named(error.encode(), key)
+    ]
+    if not quoting:
+        return 0
+    return conn.execute(
+        "UPDATE ops.load_log SET error = '[removed by erasure]' WHERE load_id = ANY(%s)",
+        (quoting,),
+    ).rowcount
 
 
 def _delete(conn: psycopg.Connection, table: str, condition: str, *params: str) -> int:

@@ -19,11 +19,16 @@ def customer_keys_named(raw: bytes, key: bytes) -> set[str]:
 
 
 def email_keys_named(raw: bytes, key: bytes) -> set[str]:
-    """Keyed hashes of the (lower-cased) e-mail addresses anywhere in the line."""
-    return {
-        pseudonym(match.group(0).decode(errors="replace").lower(), key)
-        for match in _EMAIL_IN_RAW.finditer(raw)
-    }
+    """Keyed hashes of the (lower-cased) e-mail addresses anywhere in the line. An apostrophe
+    may begin an address (o'brien@...) or quote it (an error message's 'x@example.com'): both
+    readings count."""
+    keys = set()
+    for match in _EMAIL_IN_RAW.finditer(raw):
+        email = match.group(0).decode(errors="replace").lower()
+        keys.add(pseudonym(email, key))
+        if email.startswith("'"):
+            keys.add(pseudonym(email.lstrip("'"), key))
+    return keys
 
 
 def subjects_named(raw: bytes, key: bytes) -> list[str]:
