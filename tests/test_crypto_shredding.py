@@ -26,11 +26,8 @@ from etl.settings import DEVELOPMENT_MASTER_KEY, PROJECT_DIR, SQL_SCRIPTS_DIR, S
 from etl.warehouse import monthly_partitions
 from etl.warehouse.migrations import available, migrate
 from tests import landing_zone as lz
-from tests.conftest import TEST_KEY, decrypted, load
+from tests.conftest import TEST_KEY, decrypted, dump_database, load, postgres_tool
 
-PG_DUMP = shutil.which("pg_dump")
-PG_RESTORE = shutil.which("pg_restore")
-needs_pg_dump = pytest.mark.skipif(not PG_DUMP or not PG_RESTORE, reason="no pg_dump here")
 NEW_MASTER_KEY = "cd" * 32
 
 
@@ -63,14 +60,15 @@ def _identifiers(record):
 
 
 def _dump(url, path):
-    subprocess.run([PG_DUMP, "--format=custom", "--file", str(path), url], check=True)
+    subprocess.run(
+        [postgres_tool(url, "pg_dump"), "--format=custom", "--file", str(path), url], check=True
+    )
 
 
 def _dump_text(url):
-    return subprocess.run([PG_DUMP, url], check=True, capture_output=True, text=True).stdout.lower()
+    return dump_database(url).lower()
 
 
-@needs_pg_dump
 def test_a_dump_of_the_warehouse_holds_no_personal_data_in_plain_text(loaded_sample, sample_data):
     dump = _dump_text(loaded_sample)
     assert "copy pii.customers" in dump  # the rows are there, as ciphertext
@@ -86,7 +84,6 @@ def test_a_dump_of_the_warehouse_holds_no_personal_data_in_plain_text(loaded_sam
                 ), customer_id
 
 
-@needs_pg_dump
 def test_a_backup_restored_after_erasure_shows_nothing_of_the_erased(
     new_database, sample_data, tmp_path
 ):
@@ -100,7 +97,10 @@ def test_a_backup_restored_after_erasure_shows_nothing_of_the_erased(
         kept = conn.execute("SELECT customer_id FROM pii.customers ORDER BY 1 LIMIT 1").fetchone()
     assert len(erased) > 10
     restored = new_database()
-    subprocess.run([PG_RESTORE, "--no-owner", "--dbname", restored, str(backup)], check=True)
+    subprocess.run(
+        [postgres_tool(url, "pg_restore"), "--no-owner", "--dbname", restored, str(backup)],
+        check=True,
+    )
     records = _customer_records(sample_data)
     live_keystore = url_beside(url)
 
@@ -386,7 +386,7 @@ def test_a_warehouse_from_before_090_is_encrypted_in_place(new_database, tmp_pat
         [line] = decrypted(conn, "ops.quarantine")
         assert line["payload"] == '{"id": "000001", "email": "ada@example.com"'
         assert customer_key("000001", TEST_KEY) in line["subjects"]
-    dump = _dump_text(url) if PG_DUMP else ""
+    dump = _dump_text(url)
     for plain in ("ada@example.com", "lovelace", "delivery lane", "+441144960607"):
         assert plain not in dump
     again = _invoke(["db", "migrate"], url, tmp_path)
