@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Executor
 
 import psycopg
@@ -91,9 +91,18 @@ def run(
                     conn, loads = load_batch(conn, url, dataset(name), settings, batch, force, keys)
                     _add(summary, progress, loads)
             progress.close()
-            conn = reconnected(conn, url)
-            erasure.destroy_erased_keys(conn, keys)
-        quarantine.expire(conn, keys, settings.quarantine_retention_days)
+            conn = _retried(
+                "destroying the data keys of erased customers",
+                conn,
+                url,
+                lambda conn: erasure.destroy_erased_keys(conn, keys),
+            )
+        conn = _retried(
+            "destroying the quarantine's day keys past the retention",
+            conn,
+            url,
+            lambda conn: quarantine.expire(conn, keys, settings.quarantine_retention_days),
+        )
         conn = _refresh_marts(conn, url)
     except DatabaseUnavailable as error:
         summary.aborted = str(error)
@@ -136,6 +145,33 @@ def _add(summary: RunSummary, progress: tqdm, loads: list[FileLoad]) -> None:
     for load in loads:
         summary.add(load)
         _log_load(load)
+
+
+def _retried(
+    what: str,
+    conn: psycopg.Connection | None,
+    url: str,
+    step: Callable[[psycopg.Connection], object],
+) -> psycopg.Connection:
+    """Run `step` on a connection, again on a new one after a transient database error.
+
+    Raises:
+        DatabaseUnavailable: the database stayed out of reach; the loads are kept, and the next
+            run does `what` first.
+    """
+    try:
+        for attempt in retrying(what):
+            with attempt:
+                conn = reconnected(conn, url)
+                step(conn)
+    except psycopg.OperationalError as error:
+        if not is_connection_lost(error):
+            raise
+        raise DatabaseUnavailable(
+            f"database unreachable while {what}: {describe_error(error)}; the loads are kept "
+            "and the next run does it first"
+        ) from error
+    return conn
 
 
 def _refresh_marts(conn: psycopg.Connection, url: str) -> psycopg.Connection:
