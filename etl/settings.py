@@ -18,7 +18,7 @@ SQL_SCRIPTS_DIR = PROJECT_DIR / "sql-scripts"
 DEVELOPMENT_PSEUDONYM_KEY = "dev-only-insecure-key"
 # Likewise the master key that wraps customers' data keys (etl/encryption/crypto.py): public,
 # refused in production.
-DEVELOPMENT_MASTER_KEY = "eyqyICyVUftus1fvDfmorhHRT0Y3dtSVdiXvjSXcxTI="
+DEVELOPMENT_MASTER_KEY = "ZGV2LW9ubHktaW5zZWN1cmUtbWFzdGVyLWtleS0zMmI="
 MASTER_KEY_VARIABLE = "WAREHOUSE_MASTER_KEY"
 KEYSTORE_URL_VARIABLE = "WAREHOUSE_KEYSTORE_URL"
 # How long a quarantined line's payload stays readable (the GDPR's storage limitation): the key
